@@ -1,0 +1,61 @@
+package global
+
+import "time"
+
+// Config is the whole configuration, read once at start-up by
+// initialize.LoadConfig and passed down by value. SPEC §3 names each setting.
+type Config struct {
+	// Release is true when GIN_MODE=release: stricter defaults (no demo user,
+	// no generated secret, JSON logs).
+	Release bool
+	// Addr is the listen address (APP_ADDR).
+	Addr string
+	// PIDFile, when set, receives the PID of the serving process; each endless
+	// restart overwrites it (for systemd's PIDFile= and for scripts).
+	PIDFile string
+
+	// RedisAddr empty means an embedded in-process Redis (miniredis).
+	RedisAddr     string
+	RedisPassword string
+	RedisDB       int
+
+	// JWTSecret is the HMAC key. SecretGenerated tells that it was made up at
+	// start-up because JWT_SECRET was unset outside release mode.
+	JWTSecret       []byte
+	SecretGenerated bool
+	Issuer          string
+	AccessTTL       time.Duration
+	RefreshTTL      time.Duration
+	// SessionMaxAge caps a session's life: rotation never goes past it.
+	SessionMaxAge time.Duration
+	// RefreshReuseGrace: within it after a rotation the previous refresh token
+	// is refused without revoking the session (two tabs racing).
+	RefreshReuseGrace time.Duration
+
+	// DemoUser and DemoPassword, when DemoUser is set, name a user created at
+	// start-up so the tutorial's curl lines work.
+	DemoUser     string
+	DemoPassword string
+
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// Registration enables POST /public/register.
+	Registration bool
+	// MaxSessions caps the live sessions of one user; the oldest goes first.
+	MaxSessions int
+
+	// Password hashing (argon2id) parameters and the number of hashes allowed
+	// to run at once.
+	Argon2Memory   uint32 // KiB
+	Argon2Time     uint32
+	Argon2Threads  uint8
+	HashConcurrent int
+	HashWait       time.Duration
+
+	// Login rate limits: failed attempts per minute and burst, per username
+	// and per client IP.
+	LoginUserRate  int
+	LoginUserBurst int
+	LoginIPRate    int
+	LoginIPBurst   int
+}

@@ -1,0 +1,76 @@
+package global
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Layers below the handlers return these (or wrap them); one
+// function in package response turns them into a status, code and message.
+var (
+	// ErrInvalidRequest: missing or malformed fields, bad JSON.
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrBodyTooLarge: the request body is over the limit.
+	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrUnsupportedMediaType: a content type the route does not read.
+	ErrUnsupportedMediaType = errors.New("unsupported content type")
+	// ErrInvalidCredentials: login failed (unknown user or wrong password).
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	// ErrWrongPassword: a signed-in user's re-authentication failed.
+	ErrWrongPassword = errors.New("wrong password")
+	// ErrUserNotFound: no such user (never shown as such to a client).
+	ErrUserNotFound = errors.New("user not found")
+	// ErrConflict: the resource exists already (a taken username).
+	ErrConflict = errors.New("conflict")
+	// ErrNotFound: no such route or resource.
+	ErrNotFound = errors.New("not found")
+	// ErrRateLimited: too many attempts; see RetryAfter.
+	ErrRateLimited = errors.New("too many requests")
+	// ErrStoreUnavailable: Redis did not answer. Always a 503, never a 401:
+	// a 401 makes a front end log its user out over an outage.
+	ErrStoreUnavailable = errors.New("session store unavailable")
+	// ErrBusy: too much work in flight (password hashing); try again soon.
+	ErrBusy = errors.New("server busy")
+
+	// ErrInvalidToken is the parent of every token failure: each one below
+	// matches errors.Is(err, ErrInvalidToken) and answers 401 invalid_token.
+	ErrInvalidToken = errors.New("invalid token")
+)
+
+// Token failures, each with its own reason (for logs and metrics) and the
+// common parent ErrInvalidToken (for the client).
+var (
+	ErrTokenMissing   = tokenError("token missing")
+	ErrTokenMalformed = tokenError("token malformed")
+	ErrTokenSignature = tokenError("token signature invalid")
+	ErrTokenAlgorithm = tokenError("token algorithm not accepted")
+	ErrTokenExpired   = tokenError("token expired")
+	ErrTokenNotYet    = tokenError("token not valid yet")
+	ErrTokenClaims    = tokenError("token claims invalid")
+	ErrTokenIssuer    = tokenError("token issuer not accepted")
+	ErrTokenType      = tokenError("wrong token type")
+	ErrTokenRevoked   = tokenError("token revoked")
+	// ErrTokenReused: a refresh token that was already rotated away came back;
+	// the whole session has been revoked (RFC 9700 §4.14).
+	ErrTokenReused = tokenError("refresh token reused; session revoked")
+	// ErrTokenRaced: a refresh token rotated away moments ago came back within
+	// REFRESH_REUSE_GRACE; refused, but the session lives on.
+	ErrTokenRaced = tokenError("refresh token already used")
+)
+
+type reasonError struct{ msg string }
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return ErrInvalidToken }
+
+func tokenError(msg string) error { return &reasonError{msg} }
+
+// RetryError asks the client to come back after After (Retry-After header);
+// it wraps ErrRateLimited, ErrBusy or ErrStoreUnavailable.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }

@@ -1,0 +1,184 @@
+// Package initialize is the only place that knows every piece: it reads the
+// configuration, connects to Redis, builds the token codec, the stores, the
+// handlers and the router, and serves them under endless.
+package initialize
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"go-jwt/global"
+	"go-jwt/utils"
+)
+
+// minSecretLen is the shortest HMAC key accepted: HS256 wants a key at least
+// as long as its output (RFC 7518 §3.2).
+const minSecretLen = 32
+
+// LoadConfig reads the configuration from getenv (os.Getenv in production).
+// A bad value returns an error whose text starts with the variable's name.
+func LoadConfig(getenv func(string) string) (global.Config, error) {
+	r := envReader{get: getenv}
+	c := global.Config{
+		Release:       getenv("GIN_MODE") == "release",
+		Addr:          r.str("APP_ADDR", ":9090"),
+		PIDFile:       r.str("PID_FILE", ""),
+		RedisAddr:     r.str("REDIS_ADDR", ""),
+		RedisPassword: getenv("REDIS_PASSWORD"),
+		RedisDB:       r.integer("REDIS_DB", 0, 0, 15),
+		Issuer:        r.str("JWT_ISSUER", "jwt-demo"),
+		AccessTTL:     r.duration("ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:    r.duration("REFRESH_TTL", 168*time.Hour),
+		SessionMaxAge: r.duration("SESSION_MAX_AGE", 720*time.Hour),
+
+		RefreshReuseGrace: r.durationMin("REFRESH_REUSE_GRACE", 0, 0),
+		TrustedProxies:    r.list("TRUSTED_PROXIES"),
+		Registration:      r.onOff("REGISTRATION", true),
+		MaxSessions:       r.integer("MAX_SESSIONS", 50, 1, 10000),
+
+		// The conversions are safe: r.integer bounds each value.
+		Argon2Memory:   uint32(r.integer("ARGON2_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
+		Argon2Time:     uint32(r.integer("ARGON2_TIME", 2, 1, 100)),                //nolint:gosec
+		Argon2Threads:  uint8(r.integer("ARGON2_THREADS", 1, 1, 64)),               //nolint:gosec
+		HashConcurrent: r.integer("HASH_CONCURRENCY", runtime.NumCPU(), 1, 1024),
+		HashWait:       r.duration("HASH_WAIT", 2*time.Second),
+
+		LoginUserRate:  r.integer("LOGIN_USER_RATE", 5, 1, 1000000),
+		LoginUserBurst: r.integer("LOGIN_USER_BURST", 10, 1, 1000000),
+		LoginIPRate:    r.integer("LOGIN_IP_RATE", 30, 1, 1000000),
+		LoginIPBurst:   r.integer("LOGIN_IP_BURST", 60, 1, 1000000),
+	}
+
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			r.fail("APP_ADDR", "want host:port or :port, got %q", c.Addr)
+		}
+	}
+	if c.RedisAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {
+			r.fail("REDIS_ADDR", "want host:port, got %q", c.RedisAddr)
+		}
+	}
+	if c.Issuer == "" {
+		r.fail("JWT_ISSUER", "must not be empty")
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		r.fail("REFRESH_TTL", "must not be shorter than ACCESS_TTL")
+	}
+
+	switch secret := getenv("JWT_SECRET"); {
+	case len(secret) >= minSecretLen:
+		c.JWTSecret = []byte(secret)
+	case secret != "":
+		r.fail("JWT_SECRET", "must be at least %d bytes, got %d", minSecretLen, len(secret))
+	case c.Release:
+		r.fail("JWT_SECRET", "is required in release mode (GIN_MODE=release): set a random key of at least %d bytes, e.g. `openssl rand -hex 32`", minSecretLen)
+	default:
+		c.JWTSecret = make([]byte, 32)
+		if _, err := rand.Read(c.JWTSecret); err != nil {
+			r.fail("JWT_SECRET", "cannot generate a random key: %v", err)
+		}
+		c.SecretGenerated = true
+	}
+
+	demo := getenv("DEMO_USER")
+	if demo == "" && !c.Release {
+		demo = "kesa:123"
+	}
+	if demo != "" && demo != "off" {
+		name, pass, ok := strings.Cut(demo, ":")
+		canon, err := utils.CanonicalUsername(name)
+		switch {
+		case !ok || pass == "":
+			r.fail("DEMO_USER", "want name:password")
+		case err != nil:
+			r.fail("DEMO_USER", "%v", err)
+		default:
+			c.DemoUser, c.DemoPassword = canon, pass
+		}
+	}
+	return c, r.err
+}
+
+// envReader reads typed values and keeps the first error, so LoadConfig reads
+// straight through and reports one line naming the variable.
+type envReader struct {
+	get func(string) string
+	err error
+}
+
+func (r *envReader) fail(name, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(r.get(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	return r.durationMin(name, def, time.Second)
+}
+
+func (r *envReader) durationMin(name string, def, minimum time.Duration) time.Duration {
+	v := strings.TrimSpace(r.get(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, "not a duration (like 15m or 168h): %q", v)
+		return def
+	}
+	if d < minimum {
+		r.fail(name, "must be at least %v, got %v", minimum, d)
+		return def
+	}
+	return d
+}
+
+func (r *envReader) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(r.get(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, "want a whole number from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (r *envReader) onOff(name string, def bool) bool {
+	switch v := strings.ToLower(strings.TrimSpace(r.get(name))); v {
+	case "":
+		return def
+	case "on", "true", "1", "yes":
+		return true
+	case "off", "false", "0", "no":
+		return false
+	default:
+		r.fail(name, "want on or off, got %q", v)
+		return def
+	}
+}
+
+func (r *envReader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.get(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package initialize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-redis/redis/v8"
+
+	v1 "go-jwt/api/v1"
+	"go-jwt/global"
+	"go-jwt/middleware"
+	"go-jwt/routers"
+	"go-jwt/utils"
+)
+
+// NewLogger returns the service's logger: JSON in release mode (for log
+// collectors), text otherwise (for people).
+func NewLogger(cfg global.Config, w io.Writer) *slog.Logger {
+	if cfg.Release {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// Router builds the token codec, the stores and the handlers on rdb and
+// returns the assembled router: the one production serves and tests drive.
+// now is the clock. It also creates the demo user if one is configured.
+func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (*gin.Engine, error) {
+	tokens := utils.NewJWT(cfg.JWTSecret, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
+	sessions := utils.NewSessions(rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
+	users := utils.NewUsers(rdb)
+	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
+		cfg.HashConcurrent, cfg.HashWait)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DemoUser != "" {
+		if err := ensureUser(ctx, users, hasher, cfg.DemoUser, cfg.DemoPassword, now()); err != nil {
+			return nil, fmt.Errorf("DEMO_USER: %w", err)
+		}
+		log.Info("demo user ready", "user", cfg.DemoUser)
+	}
+	return routers.New(routers.Deps{
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Log: log, Now: now},
+		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Log: log},
+		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
+		Auth:   middleware.JWT(tokens, sessions),
+		Log:    log,
+
+		TrustedProxies: cfg.TrustedProxies,
+	})
+}
+
+// ensureUser creates the user unless it exists: start-up is idempotent and
+// never overwrites a password the user has since changed.
+func ensureUser(ctx context.Context, users *utils.Users, hasher *utils.Hasher, name, password string, now time.Time) error {
+	if _, err := users.PasswordHash(ctx, name); !errors.Is(err, global.ErrUserNotFound) {
+		return err
+	}
+	hash, err := hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	if err := users.Create(ctx, name, hash, now); err != nil && !errors.Is(err, global.ErrConflict) {
+		return err
+	}
+	return nil
+}

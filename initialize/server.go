@@ -1,0 +1,157 @@
+package initialize
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fvbock/endless"
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+)
+
+// Server limits. Every timeout is set so a slow or idle client cannot hold a
+// connection (and, during a restart, the old process) for long.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 15 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+	// hammerTime is how long a draining process waits for its connections
+	// before it closes them by force.
+	hammerTime = 30 * time.Second
+)
+
+// Run is the whole service: read the configuration from getenv, connect to
+// Redis, build the router and serve it under endless until SIGTERM or SIGINT
+// (SIGHUP hands the socket to a new process and this one drains and ends).
+func Run(getenv func(string) string, stderr io.Writer) error {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := NewLogger(cfg, stderr)
+	slog.SetDefault(log) // endless and net/http log through it too
+	if cfg.Release {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	if cfg.SecretGenerated {
+		log.Warn("JWT_SECRET is not set: using a random per-process key; tokens stop working when the process ends (and on a SIGHUP restart)")
+	}
+	rdb, closeRedis, err := NewRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	router, err := Router(context.Background(), cfg, rdb, log, time.Now)
+	if err != nil {
+		return err
+	}
+	return Serve(cfg, router, log)
+}
+
+// Serve serves h on cfg.Addr under endless and returns once this process
+// has drained after SIGTERM/SIGINT or handed over after SIGHUP.
+func Serve(cfg global.Config, h http.Handler, log *slog.Logger) error {
+	endless.DefaultHammerTime = hammerTime
+	srv := endless.NewServer(cfg.Addr, h)
+	srv.ReadHeaderTimeout = readHeaderTimeout
+	srv.ReadTimeout = readTimeout
+	srv.WriteTimeout = writeTimeout
+	srv.IdleTimeout = idleTimeout
+	srv.MaxHeaderBytes = maxHeaderBytes
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	serving := false
+	srv.BeforeBegin = func(addr string) {
+		serving = true
+		log.Info("listening", "addr", addr, "pid", os.Getpid())
+	}
+	// Written before ListenAndServe, where a restarted process tells its
+	// parent to drain: the file names the new process before the old one ends,
+	// so systemd (PIDFile=) always finds a live main process.
+	if err := writePIDFile(cfg.PIDFile); err != nil {
+		return fmt.Errorf("PID_FILE: cannot write %s: %v", cfg.PIDFile, err)
+	}
+	err := srv.ListenAndServe()
+	removePIDFile(cfg.PIDFile)
+	if !serving {
+		return fmt.Errorf("APP_ADDR: cannot listen on %s: %v", cfg.Addr, err)
+	}
+	// After a drain, Serve reports the closed listener: that is the normal end.
+	log.Info("stopped", "pid", os.Getpid())
+	return nil
+}
+
+// writePIDFile records this process as the serving one. Each restarted
+// process overwrites it, atomically, so readers never see half a number.
+func writePIDFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".pid-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(strconv.Itoa(os.Getpid()) + "\n"); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// World-readable like every PID file: scripts and systemd read it.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { //nolint:gosec
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// removePIDFile removes the PID file if it still names this process (after a
+// restart it names the new one and stays).
+func removePIDFile(path string) {
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path) //nolint:gosec // the operator's own PID_FILE
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		_ = os.Remove(path)
+	}
+}
+
+// Healthcheck GETs /healthz on this host's APP_ADDR port: the container's
+// HEALTHCHECK (distroless has no curl). It returns nil on a 200.
+func Healthcheck(getenv func(string) string) error {
+	addr := getenv("APP_ADDR")
+	if addr == "" {
+		addr = ":9090"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("APP_ADDR: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort("127.0.0.1", port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+// Command go-jwt is a JWT authentication service: see README.md.
+//
+//	go-jwt              serve (configured by environment variables)
+//	go-jwt healthcheck  exit 0 if the local service answers /healthz
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"go-jwt/initialize"
+)
+
+// version is stamped in at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	run := func() error { return initialize.Run(os.Getenv, os.Stderr) }
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "healthcheck":
+			run = func() error { return initialize.Healthcheck(os.Getenv) }
+		case "version", "--version":
+			fmt.Println(version)
+			return
+		default:
+			fmt.Fprintf(os.Stderr, "go-jwt: unknown command %q (want none, healthcheck or version)\n", os.Args[1])
+			os.Exit(2)
+		}
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "go-jwt:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,67 @@
+// Package middleware holds the Gin middleware: JWT authentication, request
+// ids, access logging, panic recovery and body limits. Each is a closure over
+// its dependencies.
+package middleware
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+	"go-jwt/response"
+	"go-jwt/utils"
+)
+
+// TokenParser verifies a token's signature and claims.
+type TokenParser interface {
+	Parse(token, want string) (*utils.Claims, error)
+}
+
+// AccessChecker tells whether an access token is still live (not revoked).
+type AccessChecker interface {
+	CheckAccess(ctx context.Context, c *utils.Claims) error
+}
+
+// JWT guards the private routes: it needs a valid access token in the
+// Authorization header whose session Redis still holds. Every failure is 401
+// invalid_token with WWW-Authenticate; a Redis failure is 503, never 401.
+func JWT(tokens TokenParser, sessions AccessChecker) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, presented := BearerToken(c.GetHeader("Authorization"))
+		claims, err := tokens.Parse(raw, global.TokenAccess)
+		if err == nil {
+			err = sessions.CheckAccess(c.Request.Context(), claims)
+		}
+		if err != nil {
+			response.Challenge(c, presented)
+			response.Error(c, err)
+			return
+		}
+		c.Set(global.CtxClaims, claims)
+		c.Next()
+	}
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>" header
+// (scheme in any case, RFC 7235) and whether any credentials were presented.
+// A header with another scheme counts as presented with an empty token.
+func BearerToken(header string) (token string, presented bool) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return "", false
+	}
+	scheme, rest, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// Claims returns the verified claims that JWT stored for this request.
+func Claims(c *gin.Context) *utils.Claims {
+	v, _ := c.Get(global.CtxClaims)
+	claims, _ := v.(*utils.Claims)
+	return claims
+}

@@ -1,0 +1,131 @@
+// Package response writes the API's answers: JSON errors
+// {"error","message"} with the right status for each sentinel error (one
+// mapping for the whole API), and the token pair.
+package response
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+	"go-jwt/utils"
+)
+
+// Body is the JSON of every error answer.
+type Body struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// Error codes (SPEC §4).
+const (
+	CodeInvalidRequest     = "invalid_request"
+	CodeInvalidCredentials = "invalid_credentials" //nolint:gosec // an error code, not a credential
+	CodeInvalidToken       = "invalid_token"
+	CodeNotFound           = "not_found"
+	CodeConflict           = "conflict"
+	CodeRateLimited        = "rate_limited"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal_error"
+)
+
+// rule maps one sentinel to an answer. An empty message means: use the
+// error's own text, which for these errors is written for a person and holds
+// nothing secret.
+type rule struct {
+	err     error
+	status  int
+	code    string
+	message string
+}
+
+// rules is checked in order with errors.Is; the first match wins.
+var rules = []rule{
+	{global.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, CodeInvalidRequest, "request body too large"},
+	{global.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, CodeInvalidRequest, "send JSON, an urlencoded form or a multipart form"},
+	{global.ErrInvalidRequest, http.StatusBadRequest, CodeInvalidRequest, ""},
+	{global.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "invalid username or password"},
+	{global.ErrWrongPassword, http.StatusForbidden, CodeInvalidCredentials, "the current password is wrong"},
+	{global.ErrInvalidToken, http.StatusUnauthorized, CodeInvalidToken, ""},
+	{global.ErrNotFound, http.StatusNotFound, CodeNotFound, "not found"},
+	{global.ErrConflict, http.StatusConflict, CodeConflict, "username already taken"},
+	{global.ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "too many attempts, try again later"},
+	{global.ErrBusy, http.StatusServiceUnavailable, CodeUnavailable, "server busy, try again shortly"},
+	{global.ErrStoreUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "service temporarily unavailable, try again shortly"},
+}
+
+// Status maps err to its HTTP status, error code and message. Errors it does
+// not know are 500 with a generic message: their text may hold internals.
+func Status(err error) (status int, code, message string) {
+	for _, r := range rules {
+		if errors.Is(err, r.err) {
+			if r.message == "" {
+				return r.status, r.code, err.Error()
+			}
+			return r.status, r.code, r.message
+		}
+	}
+	return http.StatusInternalServerError, CodeInternal, "internal error"
+}
+
+// Error aborts the request with the answer for err. 503 and 429 carry
+// Retry-After. Unknown errors are logged with the request id.
+func Error(c *gin.Context, err error) {
+	status, code, msg := Status(err)
+	switch status {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		after := time.Second
+		var re *global.RetryError
+		if errors.As(err, &re) && re.After > after {
+			after = re.After
+		}
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+	case http.StatusInternalServerError:
+		slog.Default().Error("request failed", "request_id", c.GetString(global.CtxRequestID), "err", err.Error())
+	}
+	if status >= 500 || status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
+		_ = c.Error(err) // for the access log's reason field
+	}
+	c.AbortWithStatusJSON(status, Body{Error: code, Message: msg})
+}
+
+// Challenge sets RFC 6750's WWW-Authenticate header of a 401 on a Bearer
+// route: error="invalid_token" only when a token was presented.
+func Challenge(c *gin.Context, presented bool) {
+	if presented {
+		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+	} else {
+		c.Header("WWW-Authenticate", "Bearer")
+	}
+}
+
+// TokenPair is the JSON answer of login and refresh.
+type TokenPair struct {
+	AccessToken      string `json:"accessToken"`
+	RefreshToken     string `json:"refreshToken"`
+	TokenType        string `json:"tokenType"`
+	ExpiresIn        int64  `json:"expiresIn"`
+	RefreshExpiresIn int64  `json:"refreshExpiresIn"`
+}
+
+// Pair answers 200 with p. Tokens must not be cached by any browser or proxy.
+func Pair(c *gin.Context, p *utils.Pair) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, TokenPair{
+		AccessToken:      p.Access,
+		RefreshToken:     p.Refresh,
+		TokenType:        "Bearer",
+		ExpiresIn:        lifetime(&p.AccessClaims),
+		RefreshExpiresIn: lifetime(&p.RefreshClaims),
+	})
+}
+
+// lifetime is the token's life in seconds from its issue.
+func lifetime(c *utils.Claims) int64 { return c.ExpiresAt.Unix() - c.IssuedAt.Unix() }

@@ -1,0 +1,60 @@
+// Package routers assembles the Gin engine: the public group (no token) and
+// the private group, every route of which sits behind the JWT middleware.
+package routers
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+
+	v1 "go-jwt/api/v1"
+	"go-jwt/global"
+	"go-jwt/middleware"
+	"go-jwt/response"
+)
+
+// BodyLimit is the largest request body the API reads: credentials and
+// tokens are small, and a big body must not cost memory.
+const BodyLimit = 8 << 10
+
+// Deps is what the router needs, built by initialize.
+type Deps struct {
+	Public *v1.Public
+	User   *v1.User
+	Health *v1.Health
+	// Auth guards the private group (middleware.JWT).
+	Auth gin.HandlerFunc
+	Log  *slog.Logger
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// empty: none, the peer address is the client.
+	TrustedProxies []string
+}
+
+// New returns the engine with every route.
+func New(d Deps) (*gin.Engine, error) {
+	r := gin.New()
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log), middleware.Recovery(d.Log))
+	r.NoRoute(func(c *gin.Context) { response.Error(c, global.ErrNotFound) })
+
+	r.GET("/healthz", d.Health.Live)
+	r.GET("/readyz", d.Health.Ready)
+
+	public := r.Group("/public", middleware.BodyLimit(BodyLimit))
+	{
+		public.GET("/ping", d.Public.Ping)
+		public.POST("/login", d.Public.Login)
+		public.GET("/refresh", d.Public.Refresh)
+		public.POST("/refresh", d.Public.Refresh)
+	}
+
+	private := r.Group("/user", middleware.BodyLimit(BodyLimit), d.Auth)
+	{
+		private.GET("/welcome", d.User.Welcome)
+		private.GET("/logout", d.User.Logout)
+		private.POST("/logout", d.User.Logout)
+	}
+	return r, nil
+}

@@ -1,0 +1,183 @@
+// Package utils holds the service's building blocks below the handlers: the
+// token codec (jwt.go), the session store on Redis (redis.go), the user store
+// (users.go) and password hashing (password.go).
+package utils
+
+import (
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v4"
+	"github.com/google/uuid"
+
+	"go-jwt/global"
+)
+
+// MaxTokenLen bounds what the codec will even try to parse: our tokens are
+// a few hundred bytes, and a huge one must fail fast and cheap.
+const MaxTokenLen = 4096
+
+// nbfLeeway forgives small clock differences between instances for nbf.
+const nbfLeeway = 5 * time.Second
+
+// algorithm is the only signing method accepted; the parser is pinned to it
+// so neither "none" nor an algorithm switch can get a token through.
+const algorithm = "HS256"
+
+// Claims are the claims of both token types. Typed, not a map: the parser
+// fills them without reflection-heavy map walking.
+type Claims struct {
+	Username string `json:"username"`
+	// Type is global.TokenAccess or global.TokenRefresh.
+	Type string `json:"type"`
+	// SessionID (sid) names the session both tokens of a pair belong to.
+	SessionID string `json:"sid"`
+	// AuthTime is when the user logged in (OIDC's auth_time): the session's
+	// absolute deadline is AuthTime + SESSION_MAX_AGE.
+	AuthTime int64 `json:"auth_time"`
+	jwt.RegisteredClaims
+}
+
+// Pair is a freshly signed access and refresh token with their claims.
+type Pair struct {
+	Access, Refresh             string
+	AccessClaims, RefreshClaims Claims
+}
+
+// JWT signs and verifies the service's tokens.
+type JWT struct {
+	key        []byte
+	issuer     string
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	maxAge     time.Duration
+	now        func() time.Time
+	parser     *jwt.Parser
+}
+
+// NewJWT returns a codec signing with HS256 and secret. Access tokens live
+// accessTTL, refresh tokens refreshTTL, neither past authTime+maxAge. now is
+// the clock (time.Now in production).
+func NewJWT(secret []byte, issuer string, accessTTL, refreshTTL, maxAge time.Duration, now func() time.Time) *JWT {
+	return &JWT{
+		key: secret, issuer: issuer,
+		accessTTL: accessTTL, refreshTTL: refreshTTL, maxAge: maxAge,
+		now: now,
+		// Claims are validated by validate below, with the injected clock and
+		// with exp and iss required, which jwt/v4 does not do by itself.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{algorithm}), jwt.WithoutClaimsValidation()),
+	}
+}
+
+// AccessTTL is the lifetime of an access token (expiresIn).
+func (j *JWT) AccessTTL() time.Duration { return j.accessTTL }
+
+// RefreshTTL is the longest lifetime of a refresh token (refreshExpiresIn).
+func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
+
+// Issue signs a new pair for the session sid of username, whose user logged
+// in at authTime. Both tokens get fresh random ids (jti).
+func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
+	now := j.now().Truncate(time.Second)
+	deadline := authTime.Add(j.maxAge)
+	if !now.Before(deadline) {
+		return Pair{}, global.ErrTokenExpired
+	}
+	p := Pair{
+		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
+		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
+	}
+	var err error
+	if p.Access, err = j.sign(&p.AccessClaims); err != nil {
+		return Pair{}, err
+	}
+	if p.Refresh, err = j.sign(&p.RefreshClaims); err != nil {
+		return Pair{}, err
+	}
+	return p, nil
+}
+
+func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Claims {
+	return Claims{
+		Username:  username,
+		Type:      typ,
+		SessionID: sid,
+		AuthTime:  authTime.Unix(),
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        uuid.NewString(),
+			Issuer:    j.issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	}
+}
+
+func (j *JWT) sign(c *Claims) (string, error) {
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(j.key)
+}
+
+// Parse verifies token and returns its claims if it is a live-looking token
+// of type want: right algorithm and signature, our issuer, not expired, not
+// before its nbf. Whether it was revoked is the session store's question.
+// Every error matches global.ErrInvalidToken.
+func (j *JWT) Parse(token, want string) (*Claims, error) {
+	if token == "" {
+		return nil, global.ErrTokenMissing
+	}
+	if len(token) > MaxTokenLen {
+		return nil, global.ErrTokenMalformed
+	}
+	c := new(Claims)
+	t, err := j.parser.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return j.key, nil })
+	if err != nil {
+		return nil, classify(t, err)
+	}
+	if err := j.validate(c, want); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// classify turns a jwt/v4 parse error into one of our reasons.
+func classify(t *jwt.Token, err error) error {
+	if t != nil && t.Method != nil && t.Method.Alg() != algorithm {
+		return global.ErrTokenAlgorithm
+	}
+	var ve *jwt.ValidationError
+	if errors.As(err, &ve) {
+		switch {
+		case ve.Errors&jwt.ValidationErrorSignatureInvalid != 0:
+			return global.ErrTokenSignature
+		case ve.Errors&jwt.ValidationErrorUnverifiable != 0:
+			return global.ErrTokenAlgorithm
+		}
+	}
+	return global.ErrTokenMalformed
+}
+
+func (j *JWT) validate(c *Claims, want string) error {
+	now := j.now()
+	switch {
+	case c.ExpiresAt == nil || c.IssuedAt == nil:
+		return global.ErrTokenClaims
+	case !now.Before(c.ExpiresAt.Time):
+		return global.ErrTokenExpired
+	case c.NotBefore != nil && now.Add(nbfLeeway).Before(c.NotBefore.Time):
+		return global.ErrTokenNotYet
+	case c.Issuer != j.issuer:
+		return global.ErrTokenIssuer
+	case c.Type != want:
+		return global.ErrTokenType
+	case c.ID == "" || c.SessionID == "" || c.Username == "":
+		return global.ErrTokenClaims
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
