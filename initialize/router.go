@@ -45,13 +45,17 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		}
 		log.Info("demo user ready", "user", cfg.DemoUser)
 	}
+	limiter := utils.NewLoginLimiter(rdb,
+		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
+		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Log: log, Now: now},
-		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Log: log},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Log: log, Now: now},
+		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
 
+		Registration:   cfg.Registration,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 }

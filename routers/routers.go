@@ -25,6 +25,8 @@ type Deps struct {
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
 	Log  *slog.Logger
+	// Registration enables POST /public/register; off, it is a 404.
+	Registration bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty: none, the peer address is the client.
 	TrustedProxies []string
@@ -48,6 +50,9 @@ func New(d Deps) (*gin.Engine, error) {
 		public.POST("/login", d.Public.Login)
 		public.GET("/refresh", d.Public.Refresh)
 		public.POST("/refresh", d.Public.Refresh)
+		if d.Registration {
+			public.POST("/register", d.Public.Register)
+		}
 	}
 
 	private := r.Group("/user", middleware.BodyLimit(BodyLimit), d.Auth)
@@ -55,6 +60,11 @@ func New(d Deps) (*gin.Engine, error) {
 		private.GET("/welcome", d.User.Welcome)
 		private.GET("/logout", d.User.Logout)
 		private.POST("/logout", d.User.Logout)
+		private.POST("/logout-all", d.User.LogoutAll)
+		private.GET("/sessions", d.User.ListSessions)
+		private.DELETE("/sessions/:id", d.User.RevokeSession)
+		private.POST("/password", d.User.Password)
+		private.GET("/me", d.User.Me)
 	}
 	return r, nil
 }

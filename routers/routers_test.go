@@ -24,16 +24,19 @@ func init() { gin.SetMode(gin.TestMode) }
 // harness is the production router (built by initialize.Router) on one
 // Redis backend, with a settable clock and a captured log.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	router  *gin.Engine
 	clock   *testkit.Clock
 	backend testkit.Backend
 	log     *bytes.Buffer
 	user    string // a demo user made for this test, password "123"
+	// ip is this harness's client address: rate-limit budgets are per IP,
+	// so tests sharing one Redis must not share one.
+	ip string
 }
 
 // newHarness builds the router with env on top of test defaults.
-func newHarness(t *testing.T, b testkit.Backend, env map[string]string) *harness {
+func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: testkit.NewClock(), backend: b, log: new(bytes.Buffer), user: testkit.Name(t)}
 	vars := map[string]string{
@@ -45,6 +48,8 @@ func newHarness(t *testing.T, b testkit.Backend, env map[string]string) *harness
 	for k, v := range env {
 		vars[k] = v
 	}
+	h.user, _, _ = strings.Cut(vars["DEMO_USER"], ":")
+	h.ip = testkit.IP(t)
 	cfg, err := initialize.LoadConfig(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +84,7 @@ func (h *harness) do(r req) *httptest.ResponseRecorder {
 		body = strings.NewReader(r.body)
 	}
 	hr := httptest.NewRequest(r.method, r.path, body)
+	hr.RemoteAddr = h.ip + ":40000"
 	if r.ctype != "" {
 		hr.Header.Set("Content-Type", r.ctype)
 	}
@@ -109,7 +115,7 @@ func (h *harness) login() pair {
 	return decodePair(h.t, w)
 }
 
-func decodePair(t *testing.T, w *httptest.ResponseRecorder) pair {
+func decodePair(t testing.TB, w *httptest.ResponseRecorder) pair {
 	t.Helper()
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
@@ -122,7 +128,7 @@ func decodePair(t *testing.T, w *httptest.ResponseRecorder) pair {
 }
 
 // expect checks status, error code (for errors) or exact body (otherwise).
-func expect(t *testing.T, w *httptest.ResponseRecorder, status int, codeOrBody string) {
+func expect(t testing.TB, w *httptest.ResponseRecorder, status int, codeOrBody string) {
 	t.Helper()
 	if w.Code != status {
 		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)

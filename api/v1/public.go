@@ -5,7 +5,7 @@ package v1
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -48,12 +48,20 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error)
 }
 
+// Limiter budgets failed password checks (utils.LoginLimiter).
+type Limiter interface {
+	Check(ctx context.Context, user, ip string) error
+	Fail(ctx context.Context, user, ip string) error
+	Attempt(ctx context.Context, ip string) error
+}
+
 // Public serves the routes that need no token.
 type Public struct {
 	Tokens   Tokens
 	Sessions SessionStore
 	Users    UserStore
 	Hasher   PasswordHasher
+	Limiter  Limiter
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -75,7 +83,7 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	name, err := h.authenticate(c.Request.Context(), f["username"], f["password"])
+	name, err := checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
 	if err != nil {
 		response.Error(c, err)
 		return
@@ -89,42 +97,6 @@ func (h *Public) Login(c *gin.Context) {
 		return
 	}
 	response.Pair(c, &p)
-}
-
-// authenticate returns the canonical name of the user if password is theirs.
-func (h *Public) authenticate(ctx context.Context, username, password string) (string, error) {
-	name, nameErr := utils.CanonicalUsername(username)
-	var stored string
-	if nameErr == nil {
-		var err error
-		if stored, err = h.Users.PasswordHash(ctx, name); err != nil && !errors.Is(err, global.ErrUserNotFound) {
-			return "", err
-		}
-	}
-	// An empty stored hash (no such user) is verified against a dummy hash.
-	ok, rehash, err := h.Hasher.Verify(ctx, stored, password)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", global.ErrInvalidCredentials
-	}
-	if rehash {
-		h.upgradeHash(ctx, name, password)
-	}
-	return name, nil
-}
-
-// upgradeHash stores a hash under the current parameters. The login has
-// succeeded already, so a failure here is logged, not returned.
-func (h *Public) upgradeHash(ctx context.Context, name, password string) {
-	hash, err := h.Hasher.Hash(ctx, password)
-	if err == nil {
-		err = h.Users.SetPasswordHash(ctx, name, hash)
-	}
-	if err != nil {
-		h.Log.Warn("password rehash failed", "user", name, "err", err.Error())
-	}
 }
 
 // Refresh rotates a refresh token, taken from "Authorization: Bearer" or a
@@ -161,6 +133,42 @@ func (h *Public) Refresh(c *gin.Context) {
 		return
 	}
 	response.Pair(c, &p)
+}
+
+// Register creates an account from a username and password (JSON or form):
+// 201 {"username"} with the stored, lower-case name; a taken name is 409.
+// Each attempt spends one unit of the client IP's budget, so accounts cannot
+// be created (and hashes spent) without bound.
+func (h *Public) Register(c *gin.Context) {
+	ctx := c.Request.Context()
+	f, err := fields(c, "username", "password")
+	if err == nil {
+		err = required(f, "username", "password")
+	}
+	var name, hash string
+	if err == nil {
+		if name, err = utils.CanonicalUsername(f["username"]); err != nil {
+			err = fmt.Errorf("%w: %v", global.ErrInvalidRequest, err)
+		}
+	}
+	if err == nil {
+		err = validPassword(f["password"])
+	}
+	if err == nil {
+		err = h.Limiter.Attempt(ctx, c.ClientIP())
+	}
+	if err == nil {
+		hash, err = h.Hasher.Hash(ctx, f["password"])
+	}
+	if err == nil {
+		err = h.Users.Create(ctx, name, hash, h.Now())
+	}
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	h.Log.Info("user registered", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+	c.JSON(http.StatusCreated, gin.H{"username": name})
 }
 
 func client(c *gin.Context) utils.Client {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"go-jwt/global"
 	"go-jwt/middleware"
@@ -17,6 +18,7 @@ type User struct {
 	Sessions SessionStore
 	Users    UserStore
 	Hasher   PasswordHasher
+	Limiter  Limiter
 	Log      *slog.Logger
 }
 
@@ -33,7 +35,106 @@ func (h *User) Logout(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	h.Log.Info("session revoked", "user", claims.Username, "sid", claims.SessionID, "by", "logout",
-		"request_id", c.GetString(global.CtxRequestID))
+	h.revoked(c, "logout", 1)
 	c.String(http.StatusOK, "Logout success")
+}
+
+// LogoutAll ends every session of the user, this one included:
+// 200 {"revoked":N}.
+func (h *User) LogoutAll(c *gin.Context) {
+	n, err := h.Sessions.RevokeAll(c.Request.Context(), middleware.Claims(c).Username, "")
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	h.revoked(c, "logout-all", n)
+	c.JSON(http.StatusOK, gin.H{"revoked": n})
+}
+
+// ListSessions lists the user's live sessions, newest first, the caller's own
+// marked current.
+func (h *User) ListSessions(c *gin.Context) {
+	claims := middleware.Claims(c)
+	list, err := h.Sessions.List(c.Request.Context(), claims.Username, claims.SessionID)
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions": list})
+}
+
+// RevokeSession ends one of the user's own sessions: 204. Sessions are
+// looked up under the caller's name only, so another user's session id is
+// simply not found (404), exactly like an unknown one.
+func (h *User) RevokeSession(c *gin.Context) {
+	claims, id := middleware.Claims(c), c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		response.Error(c, global.ErrNotFound)
+		return
+	}
+	live, err := h.Sessions.Revoke(c.Request.Context(), claims.Username, id)
+	if err == nil && !live {
+		err = global.ErrNotFound
+	}
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	h.revoked(c, "session-revoke", 1)
+	c.Status(http.StatusNoContent)
+}
+
+// Password changes the user's password ({"oldPassword","newPassword"}):
+// 204, and every other session is revoked while this one keeps working. A
+// wrong old password is 403: the session is fine, only the re-authentication
+// failed. Failures count against the same budget as failed logins, so a
+// stolen access token cannot be used to guess the password.
+func (h *User) Password(c *gin.Context) {
+	claims := middleware.Claims(c)
+	f, err := fields(c, "oldPassword", "newPassword")
+	if err == nil {
+		err = required(f, "oldPassword", "newPassword")
+	}
+	if err == nil {
+		err = validPassword(f["newPassword"])
+	}
+	if err == nil {
+		_, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, claims.Username, f["oldPassword"], global.ErrWrongPassword)
+	}
+	var hash string
+	if err == nil {
+		hash, err = h.Hasher.Hash(c.Request.Context(), f["newPassword"])
+	}
+	if err == nil {
+		err = h.Users.SetPasswordHash(c.Request.Context(), claims.Username, hash)
+	}
+	var n int
+	if err == nil {
+		n, err = h.Sessions.RevokeAll(c.Request.Context(), claims.Username, claims.SessionID)
+	}
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	h.revoked(c, "password-change", n)
+	c.Status(http.StatusNoContent)
+}
+
+// Me returns the user's name and the current session.
+func (h *User) Me(c *gin.Context) {
+	claims := middleware.Claims(c)
+	s, err := h.Sessions.Get(c.Request.Context(), claims.Username, claims.SessionID)
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	s.Current = true
+	c.JSON(http.StatusOK, gin.H{"username": claims.Username, "session": s})
+}
+
+// revoked logs a revocation as a security event of its own.
+func (h *User) revoked(c *gin.Context, by string, n int) {
+	claims := middleware.Claims(c)
+	h.Log.Info("session revoked", "user", claims.Username, "sid", claims.SessionID, "by", by, "count", n,
+		"request_id", c.GetString(global.CtxRequestID))
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -67,6 +68,16 @@ func Name(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return "t" + hex.EncodeToString(b)
+}
+
+// IP returns a fresh client address in 198.18.0.0/15 (RFC 2544's
+// benchmarking range), so per-IP budgets of concurrent tests stay apart.
+func IP(t testing.TB) string {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("198.%d.%d.%d", 18+b[0]%2, b[1], b[2])
 }
 
 // Clock is a settable clock for code that takes now func() time.Time.
