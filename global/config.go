@@ -14,6 +14,12 @@ type Config struct {
 	// restart overwrites it (for systemd's PIDFile= and for scripts).
 	PIDFile string
 
+	// MetricsAddr, when set, serves /metrics there instead of on Addr.
+	MetricsAddr string
+	// PprofAddr, when set, serves net/http/pprof there (loopback when no
+	// host is given).
+	PprofAddr string
+
 	// RedisAddr empty means an embedded in-process Redis (miniredis).
 	RedisAddr     string
 	RedisPassword string

@@ -40,30 +40,41 @@ var (
 // Token failures, each with its own reason (for logs and metrics) and the
 // common parent ErrInvalidToken (for the client).
 var (
-	ErrTokenMissing   = tokenError("token missing")
-	ErrTokenMalformed = tokenError("token malformed")
-	ErrTokenSignature = tokenError("token signature invalid")
-	ErrTokenAlgorithm = tokenError("token algorithm not accepted")
-	ErrTokenExpired   = tokenError("token expired")
-	ErrTokenNotYet    = tokenError("token not valid yet")
-	ErrTokenClaims    = tokenError("token claims invalid")
-	ErrTokenIssuer    = tokenError("token issuer not accepted")
-	ErrTokenType      = tokenError("wrong token type")
-	ErrTokenRevoked   = tokenError("token revoked")
+	ErrTokenMissing   = tokenError("token missing", "missing")
+	ErrTokenMalformed = tokenError("token malformed", "malformed")
+	ErrTokenSignature = tokenError("token signature invalid", "bad_signature")
+	ErrTokenAlgorithm = tokenError("token algorithm not accepted", "bad_algorithm")
+	ErrTokenExpired   = tokenError("token expired", "expired")
+	ErrTokenNotYet    = tokenError("token not valid yet", "not_yet_valid")
+	ErrTokenClaims    = tokenError("token claims invalid", "bad_claims")
+	ErrTokenIssuer    = tokenError("token issuer not accepted", "bad_issuer")
+	ErrTokenType      = tokenError("wrong token type", "wrong_type")
+	ErrTokenRevoked   = tokenError("token revoked", "revoked")
 	// ErrTokenReused: a refresh token that was already rotated away came back;
 	// the whole session has been revoked (RFC 9700 §4.14).
-	ErrTokenReused = tokenError("refresh token reused; session revoked")
+	ErrTokenReused = tokenError("refresh token reused; session revoked", "reuse_detected")
 	// ErrTokenRaced: a refresh token rotated away moments ago came back within
 	// REFRESH_REUSE_GRACE; refused, but the session lives on.
-	ErrTokenRaced = tokenError("refresh token already used")
+	ErrTokenRaced = tokenError("refresh token already used", "reuse_in_grace")
 )
 
-type reasonError struct{ msg string }
+// reasonError is a token failure with a short label for metrics.
+type reasonError struct{ msg, label string }
 
 func (e *reasonError) Error() string { return e.msg }
 func (e *reasonError) Unwrap() error { return ErrInvalidToken }
 
-func tokenError(msg string) error { return &reasonError{msg} }
+func tokenError(msg, label string) error { return &reasonError{msg, label} }
+
+// TokenReason is the metrics label of a token failure ("expired",
+// "revoked" …), or "" when err is not one.
+func TokenReason(err error) string {
+	var r *reasonError
+	if errors.As(err, &r) {
+		return r.label
+	}
+	return ""
+}
 
 // RetryError asks the client to come back after After (Retry-After header);
 // it wraps ErrRateLimited, ErrBusy or ErrStoreUnavailable.

@@ -28,6 +28,8 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		Release:       getenv("GIN_MODE") == "release",
 		Addr:          r.str("APP_ADDR", ":9090"),
 		PIDFile:       r.str("PID_FILE", ""),
+		MetricsAddr:   r.str("METRICS_ADDR", ""),
+		PprofAddr:     r.str("PPROF_ADDR", ""),
 		RedisAddr:     r.str("REDIS_ADDR", ""),
 		RedisPassword: getenv("REDIS_PASSWORD"),
 		RedisDB:       r.integer("REDIS_DB", 0, 0, 15),
@@ -58,6 +60,17 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			r.fail("APP_ADDR", "want host:port or :port, got %q", c.Addr)
 		}
+	}
+	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			r.fail(name, "want host:port or :port, got %q", addr)
+		}
+	}
+	if host, port, err := net.SplitHostPort(c.PprofAddr); err == nil && host == "" {
+		c.PprofAddr = net.JoinHostPort("127.0.0.1", port) // profiles are not for the world
 	}
 	if c.RedisAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +14,7 @@ import (
 
 	v1 "go-jwt/api/v1"
 	"go-jwt/global"
+	"go-jwt/metrics"
 	"go-jwt/middleware"
 	"go-jwt/routers"
 	"go-jwt/utils"
@@ -29,8 +31,10 @@ func NewLogger(cfg global.Config, w io.Writer) *slog.Logger {
 
 // Router builds the token codec, the stores and the handlers on rdb and
 // returns the assembled router: the one production serves and tests drive.
-// now is the clock. It also creates the demo user if one is configured.
-func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (*gin.Engine, error) {
+// m receives the metrics (served at /metrics unless METRICS_ADDR moves
+// them) and now is the clock. It also creates the demo user if one is
+// configured.
+func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (*gin.Engine, error) {
 	tokens := utils.NewJWT(cfg.JWTSecret, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
 	sessions := utils.NewSessions(rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
 	users := utils.NewUsers(rdb)
@@ -49,15 +53,26 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Log: log, Now: now},
-		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Log: log},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Log: log, Now: now},
+		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
 
+		Metrics:        m,
+		MetricsHandler: metricsOnMain(cfg, m),
 		Registration:   cfg.Registration,
 		TrustedProxies: cfg.TrustedProxies,
 	})
+}
+
+// metricsOnMain is the /metrics handler of the main router, or nil when
+// METRICS_ADDR serves them elsewhere (so they need not be public).
+func metricsOnMain(cfg global.Config, m *metrics.Metrics) http.Handler {
+	if cfg.MetricsAddr != "" {
+		return nil
+	}
+	return m.Handler()
 }
 
 // ensureUser creates the user unless it exists: start-up is idempotent and

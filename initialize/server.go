@@ -3,7 +3,6 @@ package initialize
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fvbock/endless"
-	"github.com/gin-gonic/gin"
 
 	"go-jwt/global"
 )
@@ -31,34 +29,6 @@ const (
 	// before it closes them by force.
 	hammerTime = 30 * time.Second
 )
-
-// Run is the whole service: read the configuration from getenv, connect to
-// Redis, build the router and serve it under endless until SIGTERM or SIGINT
-// (SIGHUP hands the socket to a new process and this one drains and ends).
-func Run(getenv func(string) string, stderr io.Writer) error {
-	cfg, err := LoadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	log := NewLogger(cfg, stderr)
-	slog.SetDefault(log) // endless and net/http log through it too
-	if cfg.Release {
-		gin.SetMode(gin.ReleaseMode)
-	}
-	if cfg.SecretGenerated {
-		log.Warn("JWT_SECRET is not set: using a random per-process key; tokens stop working when the process ends (and on a SIGHUP restart)")
-	}
-	rdb, closeRedis, err := NewRedis(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-	router, err := Router(context.Background(), cfg, rdb, log, time.Now)
-	if err != nil {
-		return err
-	}
-	return Serve(cfg, router, log)
-}
 
 // Serve serves h on cfg.Addr under endless and returns once this process
 // has drained after SIGTERM/SIGINT or handed over after SIGHUP.

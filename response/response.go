@@ -89,9 +89,7 @@ func Error(c *gin.Context, err error) {
 	case http.StatusInternalServerError:
 		slog.Default().Error("request failed", "request_id", c.GetString(global.CtxRequestID), "err", err.Error())
 	}
-	if status >= 500 || status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
-		_ = c.Error(err) // for the access log's reason field
-	}
+	_ = c.Error(err) // for the access log's reason and the metrics
 	c.AbortWithStatusJSON(status, Body{Error: code, Message: msg})
 }
 

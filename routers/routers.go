@@ -4,6 +4,7 @@ package routers
 
 import (
 	"log/slog"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,6 +26,10 @@ type Deps struct {
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
 	Log  *slog.Logger
+	// Metrics observes every request; MetricsHandler, when not nil, is
+	// served at GET /metrics (nil: metrics live on their own address).
+	Metrics        middleware.Observer
+	MetricsHandler http.Handler
 	// Registration enables POST /public/register; off, it is a 404.
 	Registration bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
@@ -38,11 +43,14 @@ func New(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log), middleware.Recovery(d.Log))
+	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log), middleware.Metrics(d.Metrics), middleware.Recovery(d.Log))
 	r.NoRoute(func(c *gin.Context) { response.Error(c, global.ErrNotFound) })
 
 	r.GET("/healthz", d.Health.Live)
 	r.GET("/readyz", d.Health.Ready)
+	if d.MetricsHandler != nil {
+		r.GET("/metrics", gin.WrapH(d.MetricsHandler))
+	}
 
 	public := r.Group("/public", middleware.BodyLimit(BodyLimit))
 	{

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"go-jwt/initialize"
+	"go-jwt/metrics"
 	"go-jwt/test/testkit"
 )
 
@@ -29,6 +30,7 @@ type harness struct {
 	clock   *testkit.Clock
 	backend testkit.Backend
 	log     *bytes.Buffer
+	metrics *metrics.Metrics
 	user    string // a demo user made for this test, password "123"
 	// ip is this harness's client address: rate-limit budgets are per IP,
 	// so tests sharing one Redis must not share one.
@@ -54,8 +56,9 @@ func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(h.log, nil))
-	h.router, err = initialize.Router(context.Background(), cfg, b.Client, log, h.clock.Now)
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(h.log, runLog), nil))
+	h.metrics = metrics.New()
+	h.router, err = initialize.Router(context.Background(), cfg, b.Client, log, h.metrics, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +127,7 @@ func decodePair(t testing.TB, w *httptest.ResponseRecorder) pair {
 	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.AccessToken == "" || p.RefreshToken == "" {
 		t.Fatalf("token pair %q: %v", w.Body, err)
 	}
+	given.add(p.AccessToken, p.RefreshToken)
 	return p
 }
 

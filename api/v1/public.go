@@ -55,6 +55,13 @@ type Limiter interface {
 	Attempt(ctx context.Context, ip string) error
 }
 
+// Events receives the token events that metrics count (*metrics.Metrics).
+type Events interface {
+	Issued()
+	Refreshed()
+	Revoked(by string, n int)
+}
+
 // Public serves the routes that need no token.
 type Public struct {
 	Tokens   Tokens
@@ -62,6 +69,7 @@ type Public struct {
 	Users    UserStore
 	Hasher   PasswordHasher
 	Limiter  Limiter
+	Events   Events
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -96,6 +104,7 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
+	h.Events.Issued()
 	response.Pair(c, &p)
 }
 
@@ -123,6 +132,7 @@ func (h *Public) Refresh(c *gin.Context) {
 	}
 	if err != nil {
 		if err == global.ErrTokenReused {
+			h.Events.Revoked("reuse", 1)
 			h.Log.Warn("refresh token reuse: session revoked", "user", old.Username, "sid", old.SessionID,
 				"ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
 		}
@@ -132,6 +142,7 @@ func (h *Public) Refresh(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
+	h.Events.Refreshed()
 	response.Pair(c, &p)
 }
 

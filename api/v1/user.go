@@ -19,6 +19,7 @@ type User struct {
 	Users    UserStore
 	Hasher   PasswordHasher
 	Limiter  Limiter
+	Events   Events
 	Log      *slog.Logger
 }
 
@@ -135,6 +136,7 @@ func (h *User) Me(c *gin.Context) {
 // revoked logs a revocation as a security event of its own.
 func (h *User) revoked(c *gin.Context, by string, n int) {
 	claims := middleware.Claims(c)
+	h.Events.Revoked(by, n)
 	h.Log.Info("session revoked", "user", claims.Username, "sid", claims.SessionID, "by", by, "count", n,
 		"request_id", c.GetString(global.CtxRequestID))
 }

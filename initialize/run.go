@@ -1,0 +1,74 @@
+package initialize
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+	"go-jwt/metrics"
+)
+
+// Run is the whole service: read the configuration from getenv, connect to
+// Redis, build the router and serve it under endless until SIGTERM or SIGINT
+// (SIGHUP hands the socket to a new process and this one drains and ends).
+func Run(getenv func(string) string, stderr io.Writer) error {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := NewLogger(cfg, stderr)
+	slog.SetDefault(log) // endless and net/http log through it too
+	if cfg.Release {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	if cfg.SecretGenerated {
+		log.Warn("JWT_SECRET is not set: using a random per-process key; tokens stop working when the process ends (and on a SIGHUP restart)")
+	}
+	m := metrics.New()
+	rdb, closeRedis, err := NewRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	rdb.AddHook(m.RedisHook())
+	router, err := Router(context.Background(), cfg, rdb, log, m, time.Now)
+	if err != nil {
+		return err
+	}
+	for addr, h := range sideHandlers(cfg, m) {
+		go func() {
+			if err := Serve(global.Config{Addr: addr}, h, log); err != nil {
+				log.Error("side listener failed", "addr", addr, "err", err.Error())
+			}
+		}()
+	}
+	return Serve(cfg, router, log)
+}
+
+// sideHandlers are the listeners besides the main one: /metrics on
+// METRICS_ADDR and pprof on PPROF_ADDR, each only when configured. They are
+// endless servers too, so a SIGHUP restart hands their sockets over as well.
+func sideHandlers(cfg global.Config, m *metrics.Metrics) map[string]http.Handler {
+	out := map[string]http.Handler{}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		out[cfg.MetricsAddr] = mux
+	}
+	if cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		out[cfg.PprofAddr] = mux
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package routers_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// runLog is the log of every router the tests build, and given every token
+// they were handed: after the whole run, TestMain fails the package if the
+// log holds any token, any token's signature, or the test secret.
+var (
+	runLog = &syncBuffer{}
+	given  = &tokenList{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if leaks := leaked(runLog.String(), given.all()); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the log of this run holds secrets: %q\n", leaks)
+			code = 1
+		} else if n := len(given.all()); n < 50 {
+			fmt.Fprintf(os.Stderr, "FAIL: only %d tokens were checked against the log; the log check is not running\n", n)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leaked returns the secrets found in log: whole tokens, their signatures
+// (a token split over a line would still leak it) and the test JWT secret.
+func leaked(log string, tokens []string) []string {
+	var out []string
+	needles := []string{"test-secret-test-secret"}
+	for _, tok := range tokens {
+		needles = append(needles, tok, tok[strings.LastIndexByte(tok, '.')+1:])
+	}
+	for _, n := range needles {
+		if strings.Contains(log, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestLeakCheckFindsALeak(t *testing.T) {
+	tok := "aaa.bbb.signaturepart"
+	if got := leaked("msg=x token=aaa.bbb.signaturepart", []string{tok}); len(got) == 0 {
+		t.Fatal("a logged token was not found")
+	}
+	if got := leaked("msg=x sig=signaturepart", []string{tok}); len(got) == 0 {
+		t.Fatal("a logged signature was not found")
+	}
+	if got := leaked("msg=clean", []string{tok}); len(got) != 0 {
+		t.Fatalf("false alarm: %q", got)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type tokenList struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (l *tokenList) add(tokens ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, tokens...)
+}
+
+func (l *tokenList) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.list...)
+}
