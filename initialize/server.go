@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fvbock/endless"
@@ -28,13 +30,38 @@ const (
 	// hammerTime is how long a draining process waits for its connections
 	// before it closes them by force.
 	hammerTime = 30 * time.Second
+	// closeNotice is how long a process told to stop (SIGTERM, also sent by
+	// the process that replaced it after a SIGHUP) keeps serving with
+	// "Connection: close" on every answer before endless closes its idle
+	// keep-alive connections. Closing an idle connection races with a client
+	// that is sending on it: a POST fails, and a GET is re-sent by the client
+	// even though the server may have run it (a refresh then counts as reuse
+	// and revokes the session). Told first, busy clients drop their
+	// connections themselves.
+	closeNotice = 500 * time.Millisecond
 )
 
 // Serve serves h on cfg.Addr under endless and returns once this process
 // has drained after SIGTERM/SIGINT or handed over after SIGHUP.
 func Serve(cfg global.Config, h http.Handler, log *slog.Logger) error {
 	endless.DefaultHammerTime = hammerTime
-	srv := endless.NewServer(cfg.Addr, h)
+	var closing atomic.Bool
+	srv := endless.NewServer(cfg.Addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	}))
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		// Runs before endless's own shutdown, on its signal goroutine.
+		if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, sig, func() {
+			if !closing.Swap(true) {
+				time.Sleep(closeNotice)
+			}
+		}); err != nil {
+			return err
+		}
+	}
 	srv.ReadHeaderTimeout = readHeaderTimeout
 	srv.ReadTimeout = readTimeout
 	srv.WriteTimeout = writeTimeout
