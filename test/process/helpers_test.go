@@ -172,7 +172,6 @@ type service struct {
 	pids      map[int]bool // every PID seen in PID_FILE or the log
 	listening map[int]bool // PIDs that logged "listening"
 	logOff    int64
-	logTail   []byte
 }
 
 // serviceEnv returns the defaults of a test service; the caller overrides
