@@ -23,11 +23,9 @@ const (
 // Redis key prefixes. Every key that one script or transaction touches carries
 // the username as a hash tag ({name}) so the same code runs on Redis Cluster.
 const (
-	// KeyUser + "{name}" is a hash with the user's password hash.
+	// KeyUser + "{name}" is a hash with the user's password hash and the
+	// index of the user's sessions (fields "s:" + sid).
 	KeyUser = "u:"
-	// KeySession + "{name}:" + sid is a hash with one session's state.
+	// KeySession + "{name}:" + sid is a string with one session's state.
 	KeySession = "s:"
-	// KeySessionIndex + "{name}" is a sorted set of the user's session ids,
-	// scored by their expiry in unix milliseconds.
-	KeySessionIndex = "si:"
 )

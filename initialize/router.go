@@ -36,7 +36,7 @@ func NewLogger(cfg global.Config, w io.Writer) *slog.Logger {
 // configured.
 func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (*gin.Engine, error) {
 	tokens := utils.NewJWT(cfg.JWTSecret, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
-	sessions := utils.NewSessions(rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
+	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
 	users := utils.NewUsers(rdb)
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		cfg.HashConcurrent, cfg.HashWait)

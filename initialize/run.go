@@ -37,7 +37,9 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	}
 	defer closeRedis()
 	rdb.AddHook(m.RedisHook())
-	router, err := Router(context.Background(), cfg, rdb, log, m, time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // stops the session store's batch workers
+	router, err := Router(ctx, cfg, rdb, log, m, time.Now)
 	if err != nil {
 		return err
 	}

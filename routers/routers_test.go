@@ -2,7 +2,6 @@ package routers_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -58,7 +57,7 @@ func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(h.log, runLog), nil))
 	h.metrics = metrics.New()
-	h.router, err = initialize.Router(context.Background(), cfg, b.Client, log, h.metrics, h.clock.Now)
+	h.router, err = initialize.Router(t.Context(), cfg, b.Client, log, h.metrics, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

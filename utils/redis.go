@@ -3,11 +3,14 @@ package utils
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-redis/redis/v8"
+	"github.com/google/uuid"
 
 	"go-jwt/global"
 )
@@ -30,82 +33,154 @@ type Client struct {
 // maxUserAgent bounds what one session stores of a User-Agent header.
 const maxUserAgent = 256
 
-// Sessions keeps every live session in Redis (layout in README, "Redis
-// data"): a hash per session with the current access jti (a), refresh jti (r),
-// the previous refresh jti (p) and when it was rotated away (t), created (c)
-// and refreshed (u) times in unix ms, ip and ua; it expires with its refresh
-// token. A sorted set per user indexes the session ids by expiry, so listing
-// and logout-all cost O(sessions of the user) and expired ids are shed.
+// Sessions keeps every live session in Redis (README, "Redis data").
+//
+// A session is one string key, global.KeySession+"{user}:"+sid, expiring
+// with its refresh token. Its value is packed (a hash would cost an object
+// and a field header per value, and turns into a hash table past 64-byte
+// values, which a browser's User-Agent is):
+//
+//	bytes  1-16  access token jti (raw UUID)
+//	      17-32  refresh token jti
+//	      33-48  previous refresh jti (zeros until the first rotation)
+//	      49-61  when that one was rotated away, unix ms, 13 digits
+//	      62-71  created, unix s, 10 digits
+//	      72-81  last refreshed, unix s, 10 digits
+//	      82-    client IP, "\n", User-Agent
+//
+// The user's sessions are indexed as fields "s:"+sid of the user's hash (see
+// Users), valued with the session's expiry in unix seconds, so listing and
+// logout-all cost O(sessions of the user) and expired entries are shed on the
+// next login. Every key of one user carries the hash tag {user}.
 type Sessions struct {
-	rdb   redis.UniversalClient
-	max   int
-	grace time.Duration
-	now   func() time.Time
+	rdb    redis.UniversalClient
+	access *prefixBatcher
+	max    int
+	grace  time.Duration
+	now    func() time.Time
 }
 
 // NewSessions returns a session store on rdb that keeps at most maxPerUser
 // live sessions per user and forgives a rotated-away refresh token for grace.
-func NewSessions(rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{rdb: rdb, max: maxPerUser, grace: grace, now: now}
+// Its access-check workers run until ctx is done.
+func NewSessions(ctx context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{rdb: rdb, access: newPrefixBatcher(ctx, rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
 }
+
+const (
+	jtiLen      = 16
+	headerLen   = 81 // up to the client IP
+	indexPrefix = "s:"
+)
 
 func sessionPrefix(user string) string   { return global.KeySession + "{" + user + "}:" }
 func sessionKey(user, sid string) string { return sessionPrefix(user) + sid }
-func indexKey(user string) string        { return global.KeySessionIndex + "{" + user + "}" }
+
+// rawID is the 16 bytes of a UUID-shaped token id.
+func rawID(id string) (string, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", global.ErrTokenClaims
+	}
+	return string(u[:]), nil
+}
+
+// pack builds a new session's value.
+func pack(access, refresh string, now time.Time, cl Client) string {
+	var b strings.Builder
+	b.Grow(headerLen + len(cl.IP) + 1 + len(cl.UserAgent))
+	b.WriteString(access)
+	b.WriteString(refresh)
+	b.WriteString(strings.Repeat("\x00", jtiLen))
+	b.WriteString("0000000000000")
+	fmt.Fprintf(&b, "%010d%010d", now.Unix(), now.Unix())
+	b.WriteString(tail(cl))
+	return b.String()
+}
+
+// tail is the variable part of the value: IP and User-Agent, which holds no
+// newline (HTTP forbids it in a header value).
+func tail(cl Client) string {
+	ua := cl.UserAgent
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ")
+}
+
+func unpack(id, v string) (Session, bool) {
+	if len(v) < headerLen+1 {
+		return Session{}, false
+	}
+	c, _ := strconv.ParseInt(v[61:71], 10, 64)
+	u, _ := strconv.ParseInt(v[71:81], 10, 64)
+	ip, ua, _ := strings.Cut(v[headerLen:], "\n")
+	return Session{ID: id, CreatedAt: time.Unix(c, 0).UTC(), RefreshedAt: time.Unix(u, 0).UTC(), IP: ip, UserAgent: ua}, true
+}
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
 // c: exactly until the refresh token expires.
-func (s *Sessions) ttlMillis(c *Claims, now time.Time) int64 {
+func ttlMillis(c *Claims, now time.Time) int64 {
 	return max(c.ExpiresAt.UnixMilli()-now.UnixMilli(), 1)
 }
 
-func clip(ua string) string {
-	if len(ua) > maxUserAgent {
-		return ua[:maxUserAgent]
-	}
-	return ua
-}
-
-// createScript stores a new session, sheds expired ids from the index and,
-// past the per-user cap, drops the sessions closest to expiry (the least
-// recently used).
+// createScript stores a new session and indexes it; it sheds expired entries
+// from the index and, past the per-user cap, ends the sessions closest to
+// expiry (the least recently used).
 var createScript = redis.NewScript(`
-local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('HSET', KEYS[1], 'a', ARGV[1], 'r', ARGV[2], 'c', now, 'u', now, 'ip', ARGV[5], 'ua', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], now + ttl, ARGV[8])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
-if over > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    redis.call('DEL', ARGV[9] .. id)
+local now = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[2], 's:' .. ARGV[5], ARGV[4])
+local all, live = redis.call('HGETALL', KEYS[2]), {}
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 's:' then
+    local exp = tonumber(all[i + 1])
+    if exp <= now then redis.call('HDEL', KEYS[2], all[i]) else live[#live + 1] = {all[i], exp} end
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
 end
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+local over = #live - tonumber(ARGV[6])
+if over > 0 then
+  table.sort(live, function(x, y) return x[2] < y[2] end)
+  for i = 1, over do
+    redis.call('HDEL', KEYS[2], live[i][1])
+    redis.call('DEL', ARGV[7] .. string.sub(live[i][1], 3))
+  end
+end
 return over
 `)
 
 // Create records the new session of pair p.
 func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
 	a, r := &p.AccessClaims, &p.RefreshClaims
+	aid, err := rawID(a.ID)
+	if err != nil {
+		return err
+	}
+	rid, err := rawID(r.ID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	return storeErr(createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), indexKey(a.Username)},
-		a.ID, r.ID, now.UnixMilli(), s.ttlMillis(r, now), cl.IP, clip(cl.UserAgent), s.max, a.SessionID, sessionPrefix(a.Username),
+	return storeErr(createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
+		pack(aid, rid, now, cl), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
 	).Err())
 }
 
 // CheckAccess reports whether the access token c is still the live one of
-// its session: one Redis round trip. A revoked session, or an access token
-// replaced by a rotation, is global.ErrTokenRevoked.
+// its session: one Redis read of the value's first 16 bytes, sent in a
+// pipeline together with the checks of concurrent requests. A revoked
+// session, or an access token replaced by a rotation, is
+// global.ErrTokenRevoked.
 func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
-	jti, err := s.rdb.HGet(ctx, sessionKey(c.Username, c.SessionID), "a").Result()
+	want, err := rawID(c.ID)
+	if err != nil {
+		return err
+	}
+	got, err := s.access.get(ctx, sessionKey(c.Username, c.SessionID))
 	switch {
-	case errors.Is(err, redis.Nil):
-		return global.ErrTokenRevoked
 	case err != nil:
 		return storeErr(err)
-	case jti != c.ID:
+	case got != want: // "" when the session is gone
 		return global.ErrTokenRevoked
 	}
 	return nil
@@ -116,19 +191,19 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 // grace period (2, nothing changes); any other rotated-away refresh token
 // means theft or replay, so the whole session is revoked (3).
 var rotateScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'r', 'p', 't')
-if not cur[1] then return 0 end
-local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-if cur[1] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'a', ARGV[2], 'r', ARGV[3], 'p', ARGV[1], 't', now, 'u', now, 'ip', ARGV[7], 'ua', ARGV[8])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('ZADD', KEYS[2], now + ttl, ARGV[9])
-  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if string.sub(cur, 17, 32) == ARGV[1] then
+  local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
+  redis.call('HSET', KEYS[2], 's:' .. ARGV[9], ARGV[8])
   return 1
 end
-if cur[2] == ARGV[1] and now - tonumber(cur[3]) < tonumber(ARGV[6]) then return 2 end
+if string.sub(cur, 33, 48) == ARGV[1] and tonumber(ARGV[4]) - tonumber(string.sub(cur, 49, 61)) < tonumber(ARGV[10]) then
+  return 2
+end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[9])
+redis.call('HDEL', KEYS[2], 's:' .. ARGV[9])
 return 3
 `)
 
@@ -137,10 +212,22 @@ return 3
 // exactly one succeeds. A reused refresh token revokes the session and returns
 // global.ErrTokenReused.
 func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client) error {
+	presented, err := rawID(old.ID)
+	if err != nil {
+		return err
+	}
+	aid, err := rawID(next.AccessClaims.ID)
+	if err != nil {
+		return err
+	}
+	rid, err := rawID(next.RefreshClaims.ID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), indexKey(old.Username)},
-		old.ID, next.AccessClaims.ID, next.RefreshClaims.ID, now.UnixMilli(), s.ttlMillis(&next.RefreshClaims, now),
-		s.grace.Milliseconds(), cl.IP, clip(cl.UserAgent), old.SessionID,
+	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
+		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl),
+		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
 	).Int()
 	if err != nil {
 		return storeErr(err)
@@ -163,7 +250,7 @@ func (s *Sessions) Revoke(ctx context.Context, user, sid string) (bool, error) {
 	var del *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		del = p.Del(ctx, sessionKey(user, sid))
-		p.ZRem(ctx, indexKey(user), sid)
+		p.HDel(ctx, userKey(user), indexPrefix+sid)
 		return nil
 	})
 	if err != nil {
@@ -173,11 +260,11 @@ func (s *Sessions) Revoke(ctx context.Context, user, sid string) (bool, error) {
 }
 
 var revokeAllScript = redis.NewScript(`
-local n = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if id ~= ARGV[2] then
-    n = n + redis.call('DEL', ARGV[1] .. id)
-    redis.call('ZREM', KEYS[1], id)
+local all, n = redis.call('HKEYS', KEYS[1]), 0
+for _, f in ipairs(all) do
+  if string.sub(f, 1, 2) == 's:' and f ~= 's:' .. ARGV[2] then
+    n = n + redis.call('DEL', ARGV[1] .. string.sub(f, 3))
+    redis.call('HDEL', KEYS[1], f)
   end
 end
 return n
@@ -186,61 +273,67 @@ return n
 // RevokeAll ends every live session of user except the one named except
 // (empty: all of them) and returns how many it ended.
 func (s *Sessions) RevokeAll(ctx context.Context, user, except string) (int, error) {
-	n, err := revokeAllScript.Run(ctx, s.rdb, []string{indexKey(user)}, sessionPrefix(user), except).Int()
+	n, err := revokeAllScript.Run(ctx, s.rdb, []string{userKey(user)}, sessionPrefix(user), except).Int()
 	return n, storeErr(err)
 }
 
 // List returns the live sessions of user, newest first, marking current.
 func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, error) {
-	idx := indexKey(user)
-	if err := s.rdb.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10)).Err(); err != nil {
-		return nil, storeErr(err)
-	}
-	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	fields, err := s.rdb.HGetAll(ctx, userKey(user)).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	if len(ids) > 0 {
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, id := range ids {
-				cmds[i] = p.HMGet(ctx, sessionKey(user, id), "c", "u", "ip", "ua")
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, storeErr(err)
+	var ids, keys []string
+	for f := range fields {
+		if id, ok := strings.CutPrefix(f, indexPrefix); ok {
+			ids = append(ids, id)
+			keys = append(keys, sessionKey(user, id))
 		}
 	}
 	out := make([]Session, 0, len(ids))
-	for i, id := range ids {
-		if sess, ok := decodeSession(id, cmds[i].Val()); ok {
-			sess.Current = id == current
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result() // one slot: the keys share {user}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var gone []string
+	for i, v := range vals {
+		str, _ := v.(string)
+		if sess, ok := unpack(ids[i], str); ok {
+			sess.Current = ids[i] == current
 			out = append(out, sess)
+		} else {
+			gone = append(gone, indexPrefix+ids[i])
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	if len(gone) > 0 { // expired by TTL: shed from the index
+		if err := s.rdb.HDel(ctx, userKey(user), gone...).Err(); err != nil {
+			return nil, storeErr(err)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
 // Get returns one live session of user; global.ErrNotFound if there is none.
 func (s *Sessions) Get(ctx context.Context, user, sid string) (Session, error) {
-	v, err := s.rdb.HMGet(ctx, sessionKey(user, sid), "c", "u", "ip", "ua").Result()
+	v, err := s.rdb.Get(ctx, sessionKey(user, sid)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Session{}, global.ErrNotFound
+	}
 	if err != nil {
 		return Session{}, storeErr(err)
 	}
-	sess, ok := decodeSession(sid, v)
+	sess, ok := unpack(sid, v)
 	if !ok {
 		return Session{}, global.ErrNotFound
 	}
 	return sess, nil
-}
-
-func decodeSession(id string, v []any) (Session, bool) {
-	if len(v) != 4 || v[0] == nil {
-		return Session{}, false
-	}
-	str := func(x any) string { s, _ := x.(string); return s }
-	ms := func(x any) time.Time { n, _ := strconv.ParseInt(str(x), 10, 64); return time.UnixMilli(n).UTC() }
-	return Session{ID: id, CreatedAt: ms(v[0]), RefreshedAt: ms(v[1]), IP: str(v[2]), UserAgent: str(v[3])}, true
 }

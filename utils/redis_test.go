@@ -3,6 +3,7 @@ package utils_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func newFixture(t *testing.T, b testkit.Backend, grace time.Duration) *fixture {
 	return &fixture{
 		clock:    clock,
 		codec:    newCodec(clock),
-		sessions: utils.NewSessions(b.Client, 3, grace, clock.Now),
+		sessions: utils.NewSessions(t.Context(), b.Client, 3, grace, clock.Now),
 		user:     testkit.Name(t),
 	}
 }
@@ -251,9 +252,9 @@ func TestSessionTTL(t *testing.T) {
 			if ttl <= 167*time.Hour || ttl > 168*time.Hour {
 				t.Fatalf("session TTL %v, want the refresh lifetime (168h)", ttl)
 			}
-			idx := global.KeySessionIndex + "{" + f.user + "}"
-			if ttl := b.Client.PTTL(context.Background(), idx).Val(); ttl <= 167*time.Hour {
-				t.Fatalf("index TTL %v: the index must expire too", ttl)
+			exp := b.Client.HGet(context.Background(), global.KeyUser+"{"+f.user+"}", "s:"+p.AccessClaims.SessionID).Val()
+			if exp != strconv.FormatInt(p.RefreshClaims.ExpiresAt.Unix(), 10) {
+				t.Fatalf("index entry %q, want the session's expiry", exp)
 			}
 		})
 	}
@@ -267,6 +268,9 @@ func TestExpiredSessionDisappears(t *testing.T) {
 	f.clock.Advance(168*time.Hour + time.Second)
 	if err := f.check(p); !errors.Is(err, global.ErrTokenRevoked) {
 		t.Fatalf("expired session: %v", err)
+	}
+	if list, err := f.sessions.List(context.Background(), f.user, ""); err != nil || len(list) != 0 {
+		t.Fatalf("list after expiry: %v %v", list, err)
 	}
 	if keys := b.Mini.Keys(); len(keys) != 0 {
 		t.Fatalf("keys left after expiry: %v", keys)

@@ -39,7 +39,10 @@ func validNameRune(r rune) bool {
 }
 
 // Users keeps accounts in Redis: one hash per user at global.KeyUser+"{name}"
-// with the password hash (field h) and the creation time (field c).
+// with the password hash split in two fields, h (algorithm, parameters and
+// salt) and k (the derived key), and the creation time c. Split, every value
+// stays under Redis's 64-byte limit for the compact listpack encoding, which
+// matters because the same hash indexes the user's sessions (see Sessions).
 type Users struct {
 	rdb redis.UniversalClient
 }
@@ -49,32 +52,55 @@ func NewUsers(rdb redis.UniversalClient) *Users { return &Users{rdb: rdb} }
 
 func userKey(name string) string { return global.KeyUser + "{" + name + "}" }
 
-// Create stores a new user; global.ErrConflict if the name is taken. HSETNX
-// decides atomically, so of many concurrent registrations exactly one wins.
+// splitHash cuts a PHC string before its last '$': parameters and salt, key.
+func splitHash(hash string) (string, string) {
+	i := strings.LastIndexByte(hash, '$')
+	if i < 0 {
+		return hash, ""
+	}
+	return hash[:i], hash[i+1:]
+}
+
+var createUserScript = redis.NewScript(`
+if redis.call('HSETNX', KEYS[1], 'h', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'k', ARGV[2], 'c', ARGV[3])
+return 1
+`)
+
+// Create stores a new user; global.ErrConflict if the name is taken. One
+// script decides and writes, so of many concurrent registrations exactly one
+// wins and no half-written user is ever seen.
 func (u *Users) Create(ctx context.Context, name, hash string, now time.Time) error {
-	created, err := u.rdb.HSetNX(ctx, userKey(name), "h", hash).Result()
+	head, key := splitHash(hash)
+	created, err := createUserScript.Run(ctx, u.rdb, []string{userKey(name)}, head, key, now.Unix()).Int()
 	if err != nil {
 		return storeErr(err)
 	}
-	if !created {
+	if created == 0 {
 		return global.ErrConflict
 	}
-	return storeErr(u.rdb.HSet(ctx, userKey(name), "c", now.Unix()).Err())
+	return nil
 }
 
 // PasswordHash returns the stored hash of name; global.ErrUserNotFound if
 // there is no such user.
 func (u *Users) PasswordHash(ctx context.Context, name string) (string, error) {
-	h, err := u.rdb.HGet(ctx, userKey(name), "h").Result()
-	if errors.Is(err, redis.Nil) {
+	v, err := u.rdb.HMGet(ctx, userKey(name), "h", "k").Result()
+	if err != nil {
+		return "", storeErr(err)
+	}
+	head, _ := v[0].(string)
+	key, _ := v[1].(string)
+	if head == "" || key == "" {
 		return "", global.ErrUserNotFound
 	}
-	return h, storeErr(err)
+	return head + "$" + key, nil
 }
 
 // SetPasswordHash replaces the stored hash of an existing user.
 func (u *Users) SetPasswordHash(ctx context.Context, name, hash string) error {
-	return storeErr(u.rdb.HSet(ctx, userKey(name), "h", hash).Err())
+	head, key := splitHash(hash)
+	return storeErr(u.rdb.HSet(ctx, userKey(name), "h", head, "k", key).Err())
 }
 
 // storeErr wraps any Redis failure (network, timeout, OOM) as

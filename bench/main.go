@@ -1,0 +1,389 @@
+// Command bench measures the service end to end on this machine: it builds
+// the binary, starts its own redis-server and the service on loopback ports,
+// drives bounded load at ping, welcome, refresh and login, and prints req/s,
+// p50, p99, each route's ratio to ping, and Redis memory per live session.
+//
+//	go run ./bench            # full run (about a minute)
+//	go run ./bench -short     # a few seconds: proves it works (CI)
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-redis/redis/v8"
+	"github.com/google/uuid"
+
+	"go-jwt/utils"
+)
+
+const secret = "bench-secret-bench-secret-bench-secret"
+
+func main() {
+	short := flag.Bool("short", false, "a quick run that only proves the benchmark works")
+	duration := flag.Duration("duration", 8*time.Second, "how long each route is loaded")
+	conns := flag.Int("conns", 32, "concurrent connections")
+	sessions := flag.Int("sessions", 100000, "sessions created to measure Redis memory")
+	flag.Parse()
+	if *short {
+		*duration, *conns, *sessions = time.Second, 8, 2000
+	}
+	if err := run(*duration, *conns, *sessions); err != nil {
+		log.Fatal("bench: ", err)
+	}
+}
+
+func run(duration time.Duration, conns, sessions int) error {
+	dir, err := os.MkdirTemp("", "go-jwt-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	bin := filepath.Join(dir, "go-jwt")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = moduleRoot()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+
+	redisAddr := freeAddr()
+	rs := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port(redisAddr), "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := rs.Start(); err != nil {
+		return fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
+	}
+	defer stop(rs)
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer func() { _ = rdb.Close() }()
+	if err := waitFor(func() error { return rdb.Ping(context.Background()).Err() }); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+
+	appAddr := freeAddr()
+	logFile, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		return err
+	}
+	svc := exec.Command(bin)
+	svc.Env = append(os.Environ(), "APP_ADDR="+appAddr, "REDIS_ADDR="+redisAddr, "JWT_SECRET="+secret,
+		"GIN_MODE=release", "DEMO_USER=bench:bench-password",
+		"LOGIN_USER_RATE=1000000", "LOGIN_USER_BURST=1000000", "LOGIN_IP_RATE=1000000", "LOGIN_IP_BURST=1000000")
+	svc.Stdout, svc.Stderr = logFile, logFile
+	if err := svc.Start(); err != nil {
+		return err
+	}
+	defer stop(svc)
+	if err := waitFor(func() error {
+		c, err := dial(appAddr)
+		if err == nil {
+			c.close()
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("service did not start (log: %s): %w", logFile.Name(), err)
+	}
+
+	fmt.Printf("machine: %s/%s, %d cores, %s; load: %d connections, %v per route\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), conns, duration)
+	results := []result{
+		load("ping", appAddr, conns, duration, nil, pingOp),
+		load("welcome", appAddr, conns, duration, loginSetup, welcomeOp),
+		load("refresh", appAddr, conns, duration, loginSetup, refreshOp),
+		load("login", appAddr, min(conns, 4), duration, nil, loginOp),
+	}
+	ping := results[0]
+	fmt.Printf("%-8s %10s %10s %10s %10s %8s\n", "route", "req/s", "p50", "p99", "×ping", "errors")
+	for _, r := range results {
+		fmt.Printf("%-8s %10.0f %10v %10v %10.2f %8d\n", r.name, r.rps, r.p50, r.p99, r.rps/ping.rps, r.errors)
+	}
+	hash := hashCost()
+	login := load("login-1", appAddr, 1, duration/2, nil, loginOp)
+	fmt.Printf("\nlogin alone: p50 %v; the password hash alone: %v; overhead beyond the hash: %.1f%%\n",
+		login.p50, hash, 100*(float64(login.p50)/float64(hash)-1))
+
+	perSession, err := memoryPerSession(rdb, sessions)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("redis memory per live session: %.0f bytes (INFO used_memory growth over %d sessions of %d existing accounts)\n", perSession, sessions, sessions)
+	for _, r := range results {
+		if r.errors > 0 {
+			return fmt.Errorf("%s: %d failed requests (first: %v)", r.name, r.errors, r.firstErr)
+		}
+	}
+	return nil
+}
+
+// result is one route's measurement.
+type result struct {
+	name     string
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+	firstErr error
+}
+
+// worker state: a connection and, for token routes, its tokens.
+type worker struct {
+	c                 *conn
+	accessH, refreshH []string
+}
+
+type op func(w *worker) error
+
+func load(name, addr string, conns int, d time.Duration, setup, do op) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	res := result{name: name}
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for range conns {
+		wg.Go(func() {
+			c, err := dial(addr)
+			if err != nil {
+				mu.Lock()
+				res.errors++
+				res.firstErr = err
+				mu.Unlock()
+				return
+			}
+			defer c.close()
+			w := &worker{c: c}
+			if setup != nil {
+				if err := setup(w); err != nil {
+					mu.Lock()
+					res.errors++
+					res.firstErr = err
+					mu.Unlock()
+					return
+				}
+			}
+			local := make([]time.Duration, 0, 1<<16)
+			var errs int
+			var first error
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if err := do(w); err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				local = append(local, time.Since(start))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.rps = float64(len(lat)) / d.Seconds()
+		res.p50 = lat[len(lat)/2]
+		res.p99 = lat[len(lat)*99/100]
+	}
+	return res
+}
+
+var loginBody = []byte("username=bench&password=bench-password")
+var formHeader = []string{"Content-Type: application/x-www-form-urlencoded"}
+
+func pingOp(w *worker) error { return expect(w.c.do("GET", "/public/ping", nil, nil)) }
+
+func loginOp(w *worker) error { return expect(w.c.do("POST", "/public/login", formHeader, loginBody)) }
+
+func loginSetup(w *worker) error {
+	status, body, err := w.c.do("POST", "/public/login", formHeader, loginBody)
+	if err := expect(status, body, err); err != nil {
+		return err
+	}
+	return w.take(body)
+}
+
+func (w *worker) take(body []byte) error {
+	var p struct{ AccessToken, RefreshToken string }
+	if err := json.Unmarshal(body, &p); err != nil {
+		return err
+	}
+	w.accessH = []string{"Authorization: Bearer " + p.AccessToken}
+	w.refreshH = []string{"Authorization: Bearer " + p.RefreshToken}
+	return nil
+}
+
+func welcomeOp(w *worker) error { return expect(w.c.do("GET", "/user/welcome", w.accessH, nil)) }
+
+func refreshOp(w *worker) error {
+	status, body, err := w.c.do("GET", "/public/refresh", w.refreshH, nil)
+	if err := expect(status, body, err); err != nil {
+		return err
+	}
+	return w.take(body)
+}
+
+func expect(status int, body []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != 200 {
+		return fmt.Errorf("status %d: %s", status, body)
+	}
+	return nil
+}
+
+// hashCost is the time of one password check at the service's default
+// parameters, measured in this process: the floor under a login.
+func hashCost() time.Duration {
+	h, err := utils.NewHasher(utils.Argon2Params{Memory: 19456, Time: 2, Threads: 1}, 1, time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	enc, _ := h.Hash(context.Background(), "bench-password")
+	var lat []time.Duration
+	for range 30 {
+		start := time.Now()
+		_, _, _ = h.Verify(context.Background(), enc, "bench-password")
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2]
+}
+
+// memoryPerSession creates n accounts, then one session for each the way
+// login does, and divides Redis's used_memory growth over the sessions by n:
+// the cost of a live session, its index entry included, on top of the
+// account it belongs to.
+func memoryPerSession(rdb *redis.Client, n int) (float64, error) {
+	ctx := context.Background()
+	now := time.Now
+	users := utils.NewUsers(rdb)
+	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: 1024, Time: 1, Threads: 1}, 1, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	hash, err := hasher.Hash(ctx, "not-measured")
+	if err != nil {
+		return 0, err
+	}
+	for i := range n {
+		if err := users.Create(ctx, "user"+strconv.Itoa(i), hash, now()); err != nil {
+			return 0, err
+		}
+	}
+	before, err := usedMemory(rdb)
+	if err != nil {
+		return 0, err
+	}
+	codec := utils.NewJWT([]byte(secret), "jwt-demo", 15*time.Minute, 168*time.Hour, 720*time.Hour, now)
+	store := utils.NewSessions(ctx, rdb, 50, 0, now)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := g; i < n; i += 16 {
+				p, err := codec.Issue("user"+strconv.Itoa(i), uuid.NewString(), now())
+				if err == nil {
+					err = store.Create(ctx, &p, utils.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	after, err := usedMemory(rdb)
+	return float64(after-before) / float64(n), err
+}
+
+func usedMemory(rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no used_memory in INFO")
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return filepath.Dir(string(bytes.TrimSpace(out)))
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+
+func waitFor(f func() error) error {
+	var err error
+	for range 100 {
+		if err = f(); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+func stop(c *exec.Cmd) {
+	_ = c.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = c.Process.Kill()
+	}
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
