@@ -2,6 +2,10 @@
 //
 //	go-jwt              serve (configured by environment variables)
 //	go-jwt healthcheck  exit 0 if the local service answers /healthz
+//
+// As PID 1 (a container's entrypoint) it serves through a child and acts as
+// that child's init, so that a SIGHUP restart does not end the container
+// (SPEC §7, initialize/pid1.go). GO_JWT_INIT=off turns that off.
 package main
 
 import (
@@ -16,7 +20,14 @@ var version = "dev"
 
 func main() {
 	run := func() error { return initialize.Run(os.Getenv, os.Stderr) }
-	if len(os.Args) > 1 {
+	switch {
+	case len(os.Args) == 1 && initialize.ActAsInit(os.Getenv):
+		status, err := initialize.Init(os.Getenv, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go-jwt:", err)
+		}
+		os.Exit(status)
+	case len(os.Args) > 1:
 		switch os.Args[1] {
 		case "healthcheck":
 			run = func() error { return initialize.Healthcheck(os.Getenv) }

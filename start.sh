@@ -124,6 +124,7 @@ start() {
         --name "$app" \
         --network "$network" \
         --restart unless-stopped \
+        --stop-timeout 35 \
         -p "$publish:9090" \
         -e "REDIS_ADDR=$redis:6379" \
         -e REDIS_PASSWORD \
