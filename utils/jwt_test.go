@@ -186,3 +186,29 @@ func TestIssueClaims(t *testing.T) {
 		t.Fatalf("refresh lifetime %v", got)
 	}
 }
+
+func TestVerifiedTokensAreStillValidatedOnEveryUse(t *testing.T) {
+	clock := testkit.NewClock()
+	codec := newCodec(clock)
+	pair, err := codec.Issue("kesa", "sid", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second parse is served by the cache of verified tokens
+		c, err := codec.Parse(pair.Access, global.TokenAccess)
+		if err != nil || c.Username != "kesa" {
+			t.Fatalf("Parse: %+v %v", c, err)
+		}
+		c.Username = "mallory" // the caller's copy; must not reach the cache
+	}
+	if c, _ := codec.Parse(pair.Access, global.TokenAccess); c.Username != "kesa" {
+		t.Fatalf("cached claims were changed through a returned copy: %q", c.Username)
+	}
+	if _, err := codec.Parse(pair.Access, global.TokenRefresh); !errors.Is(err, global.ErrTokenType) {
+		t.Fatalf("cached access token accepted as refresh: %v", err)
+	}
+	clock.Advance(15 * time.Minute)
+	if _, err := codec.Parse(pair.Access, global.TokenAccess); !errors.Is(err, global.ErrTokenExpired) {
+		t.Fatalf("cached token after expiry: %v", err)
+	}
+}
