@@ -43,6 +43,16 @@ type Config struct {
 	DemoUser     string
 	DemoPassword string
 
+	// CORSOrigins are the origins allowed to call the API from a browser
+	// (with credentials); ["*"] allows any origin without credentials;
+	// empty: no CORS headers at all.
+	CORSOrigins []string
+	// RefreshCookie also hands the refresh token out as an HttpOnly cookie
+	// and reads it from there (browsers).
+	RefreshCookie bool
+	// DemoPage serves the demo front end at /.
+	DemoPage bool
+
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []string
 	// Registration enables POST /public/register.

@@ -20,6 +20,9 @@ var (
 	ErrWrongPassword = errors.New("wrong password")
 	// ErrUserNotFound: no such user (never shown as such to a client).
 	ErrUserNotFound = errors.New("user not found")
+	// ErrCrossSite: a cookie-borne request without the proof that it came
+	// from an allowed page (X-Requested-With, allowed Origin): CSRF.
+	ErrCrossSite = errors.New("cross-site request refused: send X-Requested-With from an allowed origin")
 	// ErrConflict: the resource exists already (a taken username).
 	ErrConflict = errors.New("conflict")
 	// ErrNotFound: no such route or resource.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 
 		RefreshReuseGrace: r.durationMin("REFRESH_REUSE_GRACE", 0, 0),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
+		CORSOrigins:       r.list("CORS_ORIGINS"),
+		RefreshCookie:     r.onOff("REFRESH_COOKIE", false),
+		DemoPage:          r.onOff("DEMO_PAGE", getenv("GIN_MODE") != "release"),
 		Registration:      r.onOff("REGISTRATION", true),
 		MaxSessions:       r.integer("MAX_SESSIONS", 50, 1, 10000),
 
@@ -75,6 +79,16 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 	if c.RedisAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {
 			r.fail("REDIS_ADDR", "want host:port, got %q", c.RedisAddr)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		switch {
+		case o == "*" && c.RefreshCookie:
+			r.fail("CORS_ORIGINS", "* cannot be combined with REFRESH_COOKIE=on: credentials need a list of origins")
+		case o == "*" && len(c.CORSOrigins) > 1:
+			r.fail("CORS_ORIGINS", "* stands alone")
+		case o != "*" && !validOrigin(o):
+			r.fail("CORS_ORIGINS", "want origins like https://app.example.com (scheme, host, optional port, no path), got %q", o)
 		}
 	}
 	if c.Issuer == "" {
@@ -116,6 +130,14 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		}
 	}
 	return c, r.err
+}
+
+// validOrigin reports whether o is a bare origin: http(s), a host, maybe a
+// port, nothing after.
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // envReader reads typed values and keeps the first error, so LoadConfig reads

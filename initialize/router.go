@@ -49,12 +49,13 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		}
 		log.Info("demo user ready", "user", cfg.DemoUser)
 	}
+	cookies := v1.Cookies{On: cfg.RefreshCookie, Release: cfg.Release, Origins: cfg.CORSOrigins}
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Log: log, Now: now},
-		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Log: log},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
+		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
@@ -62,6 +63,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Metrics:        m,
 		MetricsHandler: metricsOnMain(cfg, m),
 		Registration:   cfg.Registration,
+		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 }

@@ -52,6 +52,7 @@ var rules = []rule{
 	{global.ErrInvalidRequest, http.StatusBadRequest, CodeInvalidRequest, ""},
 	{global.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "invalid username or password"},
 	{global.ErrWrongPassword, http.StatusForbidden, CodeInvalidCredentials, "the current password is wrong"},
+	{global.ErrCrossSite, http.StatusForbidden, CodeInvalidRequest, ""},
 	{global.ErrInvalidToken, http.StatusUnauthorized, CodeInvalidToken, ""},
 	{global.ErrNotFound, http.StatusNotFound, CodeNotFound, "not found"},
 	{global.ErrConflict, http.StatusConflict, CodeConflict, "username already taken"},

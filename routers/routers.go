@@ -32,6 +32,8 @@ type Deps struct {
 	MetricsHandler http.Handler
 	// Registration enables POST /public/register; off, it is a 404.
 	Registration bool
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty: none, the peer address is the client.
 	TrustedProxies []string
@@ -44,6 +46,9 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log), middleware.Metrics(d.Metrics), middleware.Recovery(d.Log))
+	if len(d.CORSOrigins) > 0 {
+		r.Use(middleware.CORS(d.CORSOrigins))
+	}
 	r.NoRoute(func(c *gin.Context) { response.Error(c, global.ErrNotFound) })
 
 	r.GET("/healthz", d.Health.Live)

@@ -93,6 +93,9 @@ func (h *harness) do(r req) *httptest.ResponseRecorder {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
+	if host := r.header["Host"]; host != "" {
+		hr.Host = host
+	}
 	w := httptest.NewRecorder()
 	h.router.ServeHTTP(w, hr)
 	return w

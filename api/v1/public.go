@@ -5,6 +5,7 @@ package v1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,7 @@ type Public struct {
 	Hasher   PasswordHasher
 	Limiter  Limiter
 	Events   Events
+	Cookies  Cookies
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -105,13 +107,15 @@ func (h *Public) Login(c *gin.Context) {
 		return
 	}
 	h.Events.Issued()
+	h.Cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
 	response.Pair(c, &p)
 }
 
-// Refresh rotates a refresh token, taken from "Authorization: Bearer" or a
-// JSON body {"refreshToken"}: the presented token and its session's access
-// token stop working and a new pair is returned. A refresh token that was
-// already rotated away revokes the whole session (theft detection).
+// Refresh rotates a refresh token, taken from "Authorization: Bearer", a
+// JSON body {"refreshToken"} or, in cookie mode, the cookie: the presented
+// token and its session's access token stop working and a new pair is
+// returned. A refresh token that was already rotated away revokes the whole
+// session (theft detection).
 func (h *Public) Refresh(c *gin.Context) {
 	raw, presented := middleware.BearerToken(c.GetHeader("Authorization"))
 	if !presented && c.Request.Method == http.MethodPost {
@@ -121,6 +125,15 @@ func (h *Public) Refresh(c *gin.Context) {
 			return
 		}
 		raw = f["refreshToken"]
+	}
+	fromCookie := false
+	if !presented && raw == "" {
+		var err error
+		if raw, err = h.Cookies.token(c); err != nil {
+			response.Error(c, err)
+			return
+		}
+		fromCookie = raw != ""
 	}
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
@@ -139,10 +152,14 @@ func (h *Public) Refresh(c *gin.Context) {
 		if presented || raw == "" {
 			response.Challenge(c, presented)
 		}
+		if fromCookie && errors.Is(err, global.ErrInvalidToken) {
+			h.Cookies.clear(c) // a dead token: stop the browser sending it
+		}
 		response.Error(c, err)
 		return
 	}
 	h.Events.Refreshed()
+	h.Cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
 	response.Pair(c, &p)
 }
 

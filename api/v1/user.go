@@ -20,6 +20,7 @@ type User struct {
 	Hasher   PasswordHasher
 	Limiter  Limiter
 	Events   Events
+	Cookies  Cookies
 	Log      *slog.Logger
 }
 
@@ -37,6 +38,7 @@ func (h *User) Logout(c *gin.Context) {
 		return
 	}
 	h.revoked(c, "logout", 1)
+	h.Cookies.clear(c)
 	c.String(http.StatusOK, "Logout success")
 }
 
@@ -49,6 +51,7 @@ func (h *User) LogoutAll(c *gin.Context) {
 		return
 	}
 	h.revoked(c, "logout-all", n)
+	h.Cookies.clear(c)
 	c.JSON(http.StatusOK, gin.H{"revoked": n})
 }
 

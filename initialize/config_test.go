@@ -1,0 +1,77 @@
+package initialize
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+const goodSecret = "0123456789abcdef0123456789abcdef"
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9090" || c.RedisAddr != "" || c.Issuer != "jwt-demo" || c.AccessTTL != 15*time.Minute ||
+		c.RefreshTTL != 168*time.Hour || c.SessionMaxAge != 720*time.Hour || c.DemoUser != "kesa" || c.DemoPassword != "123" ||
+		!c.SecretGenerated || len(c.JWTSecret) != 32 || !c.Registration || !c.DemoPage || c.RefreshCookie || len(c.CORSOrigins) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	other, _ := LoadConfig(env())
+	if string(other.JWTSecret) == string(c.JWTSecret) {
+		t.Fatal("the generated secret is not random")
+	}
+	rel, err := LoadConfig(env("GIN_MODE", "release", "JWT_SECRET", goodSecret))
+	if err != nil || rel.DemoUser != "" || rel.DemoPage || !rel.Release || rel.SecretGenerated {
+		t.Fatalf("release defaults: %+v %v", rel, err)
+	}
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string // the variable the error must start with
+	}{
+		{"unparsable duration", []string{"ACCESS_TTL", "abc"}, "ACCESS_TTL"},
+		{"zero duration", []string{"REFRESH_TTL", "0s"}, "REFRESH_TTL"},
+		{"refresh shorter than access", []string{"ACCESS_TTL", "2h", "REFRESH_TTL", "1h"}, "REFRESH_TTL"},
+		{"short secret", []string{"JWT_SECRET", "short"}, "JWT_SECRET"},
+		{"release without a secret", []string{"GIN_MODE", "release"}, "JWT_SECRET"},
+		{"redis address without port", []string{"REDIS_ADDR", "localhost"}, "REDIS_ADDR"},
+		{"redis db out of range", []string{"REDIS_DB", "99"}, "REDIS_DB"},
+		{"bad listen address", []string{"APP_ADDR", "9090"}, "APP_ADDR"},
+		{"bad on/off", []string{"REGISTRATION", "maybe"}, "REGISTRATION"},
+		{"demo user without password", []string{"DEMO_USER", "kesa"}, "DEMO_USER"},
+		{"demo user with a bad name", []string{"DEMO_USER", "a{b}:pw"}, "DEMO_USER"},
+		{"* with cookies", []string{"CORS_ORIGINS", "*", "REFRESH_COOKIE", "on"}, "CORS_ORIGINS"},
+		{"origin with a path", []string{"CORS_ORIGINS", "https://app.example/login"}, "CORS_ORIGINS"},
+		{"origin without scheme", []string{"CORS_ORIGINS", "app.example"}, "CORS_ORIGINS"},
+		{"negative grace", []string{"REFRESH_REUSE_GRACE", "-1s"}, "REFRESH_REUSE_GRACE"},
+		{"bad pprof address", []string{"PPROF_ADDR", "6060"}, "PPROF_ADDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(env(tt.env...))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want+":") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line starting with %s:", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPprofDefaultsToLoopback(t *testing.T) {
+	c, err := LoadConfig(env("PPROF_ADDR", ":6060"))
+	if err != nil || c.PprofAddr != "127.0.0.1:6060" {
+		t.Fatalf("PPROF_ADDR :6060 → %q, %v", c.PprofAddr, err)
+	}
+}
