@@ -1,0 +1,65 @@
+package v1
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+)
+
+// countingHasher records what Login asked it to verify.
+type countingHasher struct{ verified []string }
+
+func (h *countingHasher) Hash(context.Context, string) (string, error) { return "x", nil }
+func (h *countingHasher) Verify(_ context.Context, encoded, password string) (bool, bool, error) {
+	h.verified = append(h.verified, encoded)
+	return encoded == "real-hash" && password == "123", false, nil
+}
+
+type oneUser struct{ UserStore }
+
+func (oneUser) PasswordHash(_ context.Context, name string) (string, error) {
+	if name == "kesa" {
+		return "real-hash", nil
+	}
+	return "", global.ErrUserNotFound
+}
+
+type noLimits struct{ Limiter }
+
+func (noLimits) Check(context.Context, string, string) error { return nil }
+func (noLimits) Fail(context.Context, string, string) error  { return nil }
+
+// TestUnknownUsersCostAHash: an unknown user, and a name that cannot even
+// exist, are each verified against a (dummy) hash exactly like a wrong
+// password, so the time of a failed login does not tell which it was.
+func TestUnknownUsersCostAHash(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tt := range []struct{ name, body, verified string }{
+		{"wrong password", "username=kesa&password=bad", "real-hash"},
+		{"unknown user", "username=nobody&password=bad", ""},
+		{"impossible name", "username=a%7Bb%7D&password=bad", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hasher := &countingHasher{}
+			h := &Public{Users: oneUser{}, Hasher: hasher, Limiter: noLimits{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+			r := gin.New()
+			r.POST("/login", h.Login)
+			req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != http.StatusUnauthorized || len(hasher.verified) != 1 || hasher.verified[0] != tt.verified {
+				t.Fatalf("status %d, hashes verified %q; want 401 after exactly one verification of %q", w.Code, hasher.verified, tt.verified)
+			}
+		})
+	}
+}
