@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	v1 "go-jwt/api/v1"
+	"go-jwt/docs"
 	"go-jwt/global"
 	"go-jwt/middleware"
 	"go-jwt/response"
@@ -42,6 +43,8 @@ type Deps struct {
 // New returns the engine with every route.
 func New(d Deps) (*gin.Engine, error) {
 	r := gin.New()
+	// An unknown path is a JSON 404 like every error, not an HTML redirect.
+	r.RedirectTrailingSlash = false
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -53,6 +56,7 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r.GET("/healthz", d.Health.Live)
 	r.GET("/readyz", d.Health.Ready)
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", docs.OpenAPI) })
 	if d.MetricsHandler != nil {
 		r.GET("/metrics", gin.WrapH(d.MetricsHandler))
 	}

@@ -98,6 +98,7 @@ func (h *harness) do(r req) *httptest.ResponseRecorder {
 	}
 	w := httptest.NewRecorder()
 	h.router.ServeHTTP(w, hr)
+	checkResponse(h.t, hr, w) // every answer as docs/openapi.yaml says
 	return w
 }
 
