@@ -64,6 +64,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		MetricsHandler: metricsOnMain(cfg, m),
 		Registration:   cfg.Registration,
 		CORSOrigins:    cfg.CORSOrigins,
+		DemoPage:       cfg.DemoPage,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 }

@@ -148,3 +148,17 @@ func TestNoCookieWhenCookieModeIsOff(t *testing.T) {
 	// A cookie sent anyway is ignored.
 	expect(t, h.do(req{method: "POST", path: "/public/refresh", header: map[string]string{"Cookie": "go_jwt_refresh=" + p.RefreshToken, "X-Requested-With": "x"}}), 401, "invalid_token")
 }
+
+func TestDemoPage(t *testing.T) {
+	b := testkit.Backends(t)[0]
+	h := newHarness(t, b, nil) // on by default outside release mode
+	for path, ctype := range map[string]string{"/": "text/html", "/app.js": "text/javascript", "/style.css": "text/css"} {
+		w := h.do(req{method: "GET", path: path})
+		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) || w.Body.Len() < 100 ||
+			!strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Fatalf("%s: %d %v", path, w.Code, w.Header())
+		}
+	}
+	off := newHarness(t, b, map[string]string{"GIN_MODE": "release"})
+	expect(t, off.do(req{method: "GET", path: "/"}), 404, "not_found")
+}

@@ -10,6 +10,7 @@ import (
 
 	v1 "go-jwt/api/v1"
 	"go-jwt/docs"
+	"go-jwt/web"
 	"go-jwt/global"
 	"go-jwt/middleware"
 	"go-jwt/response"
@@ -35,6 +36,8 @@ type Deps struct {
 	Registration bool
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
+	// DemoPage serves the demo front end (package web) at /.
+	DemoPage bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty: none, the peer address is the client.
 	TrustedProxies []string
@@ -57,6 +60,9 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/healthz", d.Health.Live)
 	r.GET("/readyz", d.Health.Ready)
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", docs.OpenAPI) })
+	if d.DemoPage {
+		demoPage(r)
+	}
 	if d.MetricsHandler != nil {
 		r.GET("/metrics", gin.WrapH(d.MetricsHandler))
 	}
@@ -84,4 +90,16 @@ func New(d Deps) (*gin.Engine, error) {
 		private.GET("/me", d.User.Me)
 	}
 	return r, nil
+}
+
+// demoPage serves the embedded demo front end. Its policy lets the page talk
+// only to this origin and keeps it out of frames (clickjacking).
+func demoPage(r *gin.Engine) {
+	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"} {
+		r.GET(path, func(c *gin.Context) {
+			c.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+			c.Header("X-Content-Type-Options", "nosniff")
+			http.ServeFileFS(c.Writer, c.Request, web.FS, file)
+		})
+	}
 }
