@@ -10,10 +10,10 @@ import (
 
 	v1 "go-jwt/api/v1"
 	"go-jwt/docs"
-	"go-jwt/web"
 	"go-jwt/global"
 	"go-jwt/middleware"
 	"go-jwt/response"
+	"go-jwt/web"
 )
 
 // BodyLimit is the largest request body the API reads: credentials and
