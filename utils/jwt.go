@@ -4,7 +4,9 @@
 package utils
 
 import (
+	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
@@ -158,6 +160,9 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 	if err != nil {
 		return nil, classify(t, err)
 	}
+	if !canonicalSignature(token) {
+		return nil, global.ErrTokenMalformed
+	}
 	if err := j.validate(c, want); err != nil {
 		return nil, err
 	}
@@ -165,6 +170,17 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		j.verified.Add(token, *c)
 	}
 	return c, nil
+}
+
+// canonicalSignature reports whether token's signature segment is the one
+// base64url spelling of its bytes. The decoder skips CR and LF and ignores
+// the unused low bits of the last character, so without this check a signed
+// token would have other spellings that verify too: tokens the codec never
+// issued, and each a new key of the verified cache.
+func canonicalSignature(token string) bool {
+	sig := token[strings.LastIndexByte(token, '.')+1:]
+	raw, err := base64.RawURLEncoding.DecodeString(sig)
+	return err == nil && base64.RawURLEncoding.EncodeToString(raw) == sig
 }
 
 // classify turns a jwt/v4 parse error into one of our reasons.
