@@ -97,7 +97,7 @@ func New(d Deps) (*gin.Engine, error) {
 func demoPage(r *gin.Engine) {
 	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"} {
 		r.GET(path, func(c *gin.Context) {
-			c.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+			c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			c.Header("X-Content-Type-Options", "nosniff")
 			http.ServeFileFS(c.Writer, c.Request, web.FS, file)
 		})
