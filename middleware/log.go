@@ -87,7 +87,14 @@ func BodyLimit(n int64) gin.HandlerFunc {
 			response.Error(c, global.ErrBodyTooLarge)
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		// net/http's own writer, not gin's wrapper: told that the limit was
+		// hit, the server answers at once and closes the connection, instead
+		// of first waiting for up to 256 KiB more of the body to keep it.
+		var w http.ResponseWriter = c.Writer
+		if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+			w = u.Unwrap()
+		}
+		c.Request.Body = http.MaxBytesReader(w, c.Request.Body, n)
 		c.Next()
 	}
 }

@@ -189,10 +189,14 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 // rotateScript swaps in a new pair if ARGV[1] is the session's current refresh
 // jti. Otherwise: session gone (0); the previous refresh token within the
 // grace period (2, nothing changes); any other rotated-away refresh token
-// means theft or replay, so the whole session is revoked (3).
+// means theft or replay, so the whole session is revoked (3). If the session
+// already holds the new pair (ARGV[2] is a fresh jti), this very rotation
+// ran before: the client re-sent it after a read timeout, and it succeeds
+// again instead of counting as reuse.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
+if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
 if string.sub(cur, 17, 32) == ARGV[1] then
   local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
