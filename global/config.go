@@ -1,6 +1,9 @@
 package global
 
-import "time"
+import (
+	"crypto"
+	"time"
+)
 
 // Config is the whole configuration, read once at start-up by
 // initialize.LoadConfig and passed down by value. SPEC §3 names each setting.
@@ -20,10 +23,25 @@ type Config struct {
 	// host is given).
 	PprofAddr string
 
-	// RedisAddr empty means an embedded in-process Redis (miniredis).
+	// RedisAddr is REDIS_ADDR as given. No address at all (RedisAddrs below
+	// empty) means an embedded in-process Redis (miniredis).
 	RedisAddr     string
 	RedisPassword string
 	RedisDB       int
+
+	// Redis topology and transport (REDIS_ADDR / REDIS_ADDRS,
+	// REDIS_MASTER_NAME, REDIS_USERNAME, REDIS_TLS, REDIS_TLS_CA), with
+	// go-redis UniversalOptions semantics: one address is a single node,
+	// several are a Cluster, and with RedisMasterName they are the Sentinels.
+	RedisAddrs      []string
+	RedisMasterName string
+	RedisUsername   string
+	// RedisTLS dials Redis over TLS. RedisTLSCAPEM, when set, holds the CA
+	// certificates (PEM, read from the file REDIS_TLS_CA names at start-up)
+	// trusted instead of the system's.
+	RedisTLS      bool
+	RedisTLSCA    string
+	RedisTLSCAPEM []byte
 
 	// JWTSecret is the HMAC key. SecretGenerated tells that it was made up at
 	// start-up because JWT_SECRET was unset outside release mode.
@@ -37,6 +55,17 @@ type Config struct {
 	// RefreshReuseGrace: within it after a rotation the previous refresh token
 	// is refused without revoking the session (two tabs racing).
 	RefreshReuseGrace time.Duration
+
+	// JWTAlg is the one signing algorithm (JWT_ALG): HS256 with JWTSecret,
+	// or EdDSA, ES256, RS256 with JWTSigningKey (JWT_PRIVATE_KEY, read at
+	// start-up). JWTVerifyKeys (JWT_PUBLIC_KEYS) are public keys whose
+	// tokens are still accepted, so a key rotation logs nobody out.
+	JWTAlg        string
+	JWTSigningKey crypto.Signer
+	JWTVerifyKeys []crypto.PublicKey
+	// IntrospectSecret, when set, enables POST /public/introspect for the
+	// services presenting it (INTROSPECT_SECRET).
+	IntrospectSecret []byte
 
 	// DemoUser and DemoPassword, when DemoUser is set, name a user created at
 	// start-up so the tutorial's curl lines work.

@@ -76,11 +76,7 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 	if host, port, err := net.SplitHostPort(c.PprofAddr); err == nil && host == "" {
 		c.PprofAddr = net.JoinHostPort("127.0.0.1", port) // profiles are not for the world
 	}
-	if c.RedisAddr != "" {
-		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {
-			r.fail("REDIS_ADDR", "want host:port, got %q", c.RedisAddr)
-		}
-	}
+	loadRedisConfig(&r, &c) // REDIS_ADDR(S), Sentinel, ACL user, TLS: redis.go
 	for _, o := range c.CORSOrigins {
 		switch {
 		case o == "*" && c.RefreshCookie:
@@ -98,7 +94,9 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		r.fail("REFRESH_TTL", "must not be shorter than ACCESS_TTL")
 	}
 
+	r.tokenKeys(&c) // JWT_ALG, JWT_PRIVATE_KEY, JWT_PUBLIC_KEYS, INTROSPECT_SECRET
 	switch secret := getenv("JWT_SECRET"); {
+	case c.JWTAlg != "" && c.JWTAlg != utils.AlgHS256: // signed with JWT_PRIVATE_KEY: no secret needed
 	case len(secret) >= minSecretLen:
 		c.JWTSecret = []byte(secret)
 	case secret != "":
@@ -216,4 +214,47 @@ func (r *envReader) list(name string) []string {
 		}
 	}
 	return out
+}
+
+// tokenKeys reads the signing algorithm, the key files of the asymmetric
+// ones (parsed now, so a bad file stops start-up naming its variable) and
+// the introspection secret.
+func (r *envReader) tokenKeys(c *global.Config) {
+	alg, err := utils.ParseAlg(r.str("JWT_ALG", utils.AlgHS256))
+	if err != nil {
+		r.fail("JWT_ALG", "%v", err)
+		return
+	}
+	c.JWTAlg = alg
+	private, public := r.str("JWT_PRIVATE_KEY", ""), r.list("JWT_PUBLIC_KEYS")
+	switch {
+	case alg == utils.AlgHS256 && private != "":
+		r.fail("JWT_PRIVATE_KEY", "is for JWT_ALG=EdDSA, ES256 or RS256, and JWT_ALG is HS256")
+	case alg == utils.AlgHS256 && len(public) > 0:
+		r.fail("JWT_PUBLIC_KEYS", "are for JWT_ALG=EdDSA, ES256 or RS256, and JWT_ALG is HS256")
+	case alg == utils.AlgHS256:
+	case private == "":
+		r.fail("JWT_PRIVATE_KEY", "is required with JWT_ALG=%s: the PEM file of the signing key", alg)
+	default:
+		if c.JWTSigningKey, err = utils.ReadPrivateKey(private, alg); err != nil {
+			r.fail("JWT_PRIVATE_KEY", "%v", err)
+		}
+		for _, p := range public {
+			key, err := utils.ReadPublicKey(p, alg)
+			if err != nil {
+				r.fail("JWT_PUBLIC_KEYS", "%v", err)
+				break
+			}
+			c.JWTVerifyKeys = append(c.JWTVerifyKeys, key)
+		}
+	}
+	switch s := r.get("INTROSPECT_SECRET"); {
+	case s == "":
+	case len(s) < minSecretLen:
+		r.fail("INTROSPECT_SECRET", "must be at least %d bytes, got %d", minSecretLen, len(s))
+	case alg == utils.AlgHS256 && s == r.get("JWT_SECRET"):
+		r.fail("INTROSPECT_SECRET", "must differ from JWT_SECRET: whoever holds JWT_SECRET can sign tokens")
+	default:
+		c.IntrospectSecret = []byte(s)
+	}
 }

@@ -35,7 +35,14 @@ func NewLogger(cfg global.Config, w io.Writer) *slog.Logger {
 // them) and now is the clock. It also creates the demo user if one is
 // configured.
 func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (*gin.Engine, error) {
-	tokens := utils.NewJWT(cfg.JWTSecret, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
+	keys := utils.NewHMACKeys(cfg.JWTSecret)
+	if cfg.JWTAlg != "" && cfg.JWTAlg != utils.AlgHS256 {
+		var err error
+		if keys, err = utils.NewKeys(cfg.JWTAlg, cfg.JWTSigningKey, cfg.JWTVerifyKeys...); err != nil {
+			return nil, fmt.Errorf("JWT_PRIVATE_KEY: %w", err)
+		}
+	}
+	tokens := utils.NewJWTWithKeys(keys, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
 	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
 	users := utils.NewUsers(rdb)
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
@@ -53,6 +60,10 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
+	var introspect *v1.Introspect
+	if len(cfg.IntrospectSecret) > 0 {
+		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
+	}
 	return routers.New(routers.Deps{
 		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
 		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
@@ -60,6 +71,8 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
 
+		JWKS:           &v1.JWKS{Keys: keys.JWKS()},
+		Introspect:     introspect,
 		Metrics:        m,
 		MetricsHandler: metricsOnMain(cfg, m),
 		Registration:   cfg.Registration,

@@ -137,7 +137,8 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		t.FailNow()
 	}
 	// Every optional route on: the document must name each of them.
-	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"DEMO_PAGE": "on", "REGISTRATION": "on", "METRICS_ADDR": ""})
+	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"DEMO_PAGE": "on", "REGISTRATION": "on", "METRICS_ADDR": "",
+		"INTROSPECT_SECRET": "introspect-secret-introspect-secret"})
 	registered := map[string]bool{}
 	for _, r := range h.router.Routes() {
 		registered[r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}")] = true

@@ -25,6 +25,11 @@ type Deps struct {
 	Public *v1.Public
 	User   *v1.User
 	Health *v1.Health
+	// JWKS publishes the token verification keys.
+	JWKS *v1.JWKS
+	// Introspect, when not nil (INTROSPECT_SECRET set), serves POST
+	// /public/introspect; nil, it is a 404.
+	Introspect *v1.Introspect
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
 	Log  *slog.Logger
@@ -60,6 +65,7 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/healthz", d.Health.Live)
 	r.GET("/readyz", d.Health.Ready)
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", docs.OpenAPI) })
+	r.GET("/.well-known/jwks.json", d.JWKS.Serve)
 	if d.DemoPage {
 		demoPage(r)
 	}
@@ -75,6 +81,9 @@ func New(d Deps) (*gin.Engine, error) {
 		public.POST("/refresh", d.Public.Refresh)
 		if d.Registration {
 			public.POST("/register", d.Public.Register)
+		}
+		if d.Introspect != nil {
+			public.POST("/introspect", d.Introspect.Introspect)
 		}
 	}
 

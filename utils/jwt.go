@@ -1,6 +1,6 @@
 // Package utils holds the service's building blocks below the handlers: the
-// token codec (jwt.go), the session store on Redis (redis.go), the user store
-// (users.go) and password hashing (password.go).
+// token codec (jwt.go) and its keys (keys.go), the session store on Redis
+// (redis.go), the user store (users.go) and password hashing (password.go).
 package utils
 
 import (
@@ -26,10 +26,6 @@ const nbfLeeway = 5 * time.Second
 // verifiedCacheSize bounds the cache of verified access tokens.
 const verifiedCacheSize = 8192
 
-// algorithm is the only signing method accepted; the parser is pinned to it
-// so neither "none" nor an algorithm switch can get a token through.
-const algorithm = "HS256"
-
 // Claims are the claims of both token types. Typed, not a map: the parser
 // fills them without reflection-heavy map walking.
 type Claims struct {
@@ -52,7 +48,8 @@ type Pair struct {
 
 // JWT signs and verifies the service's tokens.
 type JWT struct {
-	key        []byte
+	keys       *Keys
+	keyfunc    jwt.Keyfunc
 	issuer     string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
@@ -75,17 +72,26 @@ type JWT struct {
 // accessTTL, refresh tokens refreshTTL, neither past authTime+maxAge. now is
 // the clock (time.Now in production).
 func NewJWT(secret []byte, issuer string, accessTTL, refreshTTL, maxAge time.Duration, now func() time.Time) *JWT {
+	return NewJWTWithKeys(NewHMACKeys(secret), issuer, accessTTL, refreshTTL, maxAge, now)
+}
+
+// NewJWTWithKeys is NewJWT with the key set keys: HS256 (NewHMACKeys) or an
+// asymmetric algorithm (NewKeys), whose tokens carry the signing key's kid.
+func NewJWTWithKeys(keys *Keys, issuer string, accessTTL, refreshTTL, maxAge time.Duration, now func() time.Time) *JWT {
 	verified, err := lru.New[string, Claims](verifiedCacheSize)
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
 	return &JWT{
-		key: secret, issuer: issuer,
+		keys: keys, keyfunc: keys.verificationKey, issuer: issuer,
 		accessTTL: accessTTL, refreshTTL: refreshTTL, maxAge: maxAge,
 		now: now, verified: verified,
-		// Claims are validated by validate below, with the injected clock and
-		// with exp and iss required, which jwt/v4 does not do by itself.
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{algorithm}), jwt.WithoutClaimsValidation()),
+		// The parser is pinned to the one configured algorithm, so neither
+		// "none" nor an algorithm switch (an HS256 token keyed with a public
+		// key) can get a token through. Claims are validated by validate
+		// below, with the injected clock and with exp and iss required,
+		// which jwt/v4 does not do by itself.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{keys.alg}), jwt.WithoutClaimsValidation()),
 	}
 }
 
@@ -134,7 +140,15 @@ func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Cl
 }
 
 func (j *JWT) sign(c *Claims) (string, error) {
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(j.key)
+	t := jwt.NewWithClaims(j.keys.method, c)
+	if j.keys.kid != "" {
+		t.Header["kid"] = j.keys.kid
+	}
+	s, err := t.SignedString(j.keys.signingKey())
+	if err != nil || j.keys.alg != AlgES256 {
+		return s, err
+	}
+	return lowS(s), nil
 }
 
 // Parse verifies token and returns its claims if it is a live-looking token
@@ -156,11 +170,11 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		return &c, nil
 	}
 	c := new(Claims)
-	t, err := j.parser.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return j.key, nil })
+	t, err := j.parser.ParseWithClaims(token, c, j.keyfunc)
 	if err != nil {
-		return nil, classify(t, err)
+		return nil, j.classify(t, err)
 	}
-	if !canonicalSignature(token) {
+	if !canonicalSignature(token) || (j.keys.alg == AlgES256 && !isLowS(token)) {
 		return nil, global.ErrTokenMalformed
 	}
 	if err := j.validate(c, want); err != nil {
@@ -183,10 +197,15 @@ func canonicalSignature(token string) bool {
 	return err == nil && base64.RawURLEncoding.EncodeToString(raw) == sig
 }
 
-// classify turns a jwt/v4 parse error into one of our reasons.
-func classify(t *jwt.Token, err error) error {
-	if t != nil && t.Method != nil && t.Method.Alg() != algorithm {
+// classify turns a jwt/v4 parse error into one of our reasons. A kid that
+// names none of the keys is a bad signature: the token was not signed by a
+// key of ours.
+func (j *JWT) classify(t *jwt.Token, err error) error {
+	if t != nil && t.Method != nil && t.Method.Alg() != j.keys.alg {
 		return global.ErrTokenAlgorithm
+	}
+	if errors.Is(err, errUnknownKey) {
+		return global.ErrTokenSignature
 	}
 	var ve *jwt.ValidationError
 	if errors.As(err, &ve) {

@@ -186,6 +186,25 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 	return nil
 }
 
+// CheckRefresh reports whether the refresh token c is still the live one of
+// its session, without rotating it (introspection asks, it does not use):
+// one Redis read of the value's bytes 17-32. A revoked session, or a
+// refresh token rotated away, is global.ErrTokenRevoked.
+func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
+	want, err := rawID(c.ID)
+	if err != nil {
+		return err
+	}
+	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, c.SessionID), jtiLen, 2*jtiLen-1).Result()
+	switch {
+	case err != nil:
+		return storeErr(err)
+	case got != want: // "" when the session is gone
+		return global.ErrTokenRevoked
+	}
+	return nil
+}
+
 // rotateScript swaps in a new pair if ARGV[1] is the session's current refresh
 // jti. Otherwise: session gone (0); the previous refresh token within the
 // grace period (2, nothing changes); any other rotated-away refresh token

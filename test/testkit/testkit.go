@@ -8,12 +8,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/go-redis/redis/v8"
+
+	"go-jwt/initialize"
 )
 
 // Backend is one Redis to run a test against. Mini is set for the embedded
@@ -25,8 +28,10 @@ type Backend struct {
 }
 
 // Backends returns miniredis and, when REDIS_TEST_ADDR is set, the real
-// Redis there. With REQUIRE_REDIS=1 (CI) a missing or unreachable real Redis
-// fails the test instead of quietly testing miniredis alone.
+// Redis there, and, when REDIS_TEST_CLUSTER is set, that Redis Cluster
+// (named "cluster"). With REQUIRE_REDIS=1 (CI) a missing or unreachable real
+// Redis fails the test instead of quietly testing miniredis alone; a
+// configured cluster that does not answer always fails it.
 func Backends(t testing.TB) []Backend {
 	t.Helper()
 	m := miniredis.RunT(t)
@@ -36,7 +41,45 @@ func Backends(t testing.TB) []Backend {
 	if real := RealRedis(t); real != nil {
 		out = append(out, Backend{Name: "redis", Client: real})
 	}
+	if cluster := ClusterRedis(t); cluster != nil {
+		out = append(out, Backend{Name: "cluster", Client: cluster})
+	}
 	return out
+}
+
+// ClusterAddrs returns the node addresses of REDIS_TEST_CLUSTER (a comma
+// list), nil when it is unset.
+func ClusterAddrs() []string {
+	var out []string
+	for _, a := range strings.Split(os.Getenv("REDIS_TEST_CLUSTER"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ClusterRedis returns a Cluster client for REDIS_TEST_CLUSTER, nil when it
+// is unset. It is a Cluster client even for one seed address, and the test
+// fails unless the cluster answers with cluster_state:ok.
+func ClusterRedis(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	addrs := ClusterAddrs()
+	if len(addrs) == 0 {
+		return nil
+	}
+	// The service's own constructor: it reads Redis 7's CLUSTER SLOTS and
+	// COMMAND replies, which go-redis v8 cannot (docs/SCALING.md).
+	c := initialize.NewClusterClient(&redis.UniversalOptions{Addrs: addrs})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil || !strings.Contains(info, "cluster_state:ok") {
+		_ = c.Close()
+		t.Fatalf("REDIS_TEST_CLUSTER=%s is not a healthy cluster: %v %q", strings.Join(addrs, ","), err, info)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // RealRedis returns a client for REDIS_TEST_ADDR, nil when it is unset
