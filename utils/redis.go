@@ -177,10 +177,16 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 		return err
 	}
 	got, err := s.access.get(ctx, sessionKey(c.Username, c.SessionID))
+	return stillLive(want, got, err)
+}
+
+// stillLive compares a token's raw id with the one Redis holds for its
+// session ("" when the session is gone).
+func stillLive(want, got string, err error) error {
 	switch {
 	case err != nil:
 		return storeErr(err)
-	case got != want: // "" when the session is gone
+	case got != want:
 		return global.ErrTokenRevoked
 	}
 	return nil
@@ -196,13 +202,7 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 		return err
 	}
 	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, c.SessionID), jtiLen, 2*jtiLen-1).Result()
-	switch {
-	case err != nil:
-		return storeErr(err)
-	case got != want: // "" when the session is gone
-		return global.ErrTokenRevoked
-	}
-	return nil
+	return stillLive(want, got, err)
 }
 
 // rotateScript swaps in a new pair if ARGV[1] is the session's current refresh
