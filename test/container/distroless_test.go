@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 // nonroot is distroless's service user (gcr.io/distroless/static:nonroot).
@@ -30,7 +32,7 @@ const nonroot = 65532
 // subcommand, run the same way, exits 0 while it serves and non-zero once it
 // has stopped.
 func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
-	bin := staticBinary(t)
+	bin := build.Binary(t)
 	assertStatic(t, bin)
 	if os.Geteuid() != 0 {
 		unavailable(t, "chroot and a new PID namespace need root (euid %d)", os.Geteuid())
@@ -39,7 +41,7 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 	defer cancel()
 
 	root := emptyRoot(t, bin)
-	addr := freeAddr(t)
+	addr := proc.FreeAddr(t)
 	base := "http://" + addr
 	env := []string{
 		// What the image sets: docker's default PATH, the Dockerfile's ENV,
@@ -49,8 +51,8 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 		"GIN_MODE=release",
 		"APP_ADDR=" + addr,
 		// chroot keeps the network namespace: 127.0.0.1 is the host's.
-		"REDIS_ADDR=" + redisAddr(t),
-		"JWT_SECRET=" + randomHex(t, 32),
+		"REDIS_ADDR=" + proc.RedisAddr(t),
+		"JWT_SECRET=" + proc.RandomHex(t, 32),
 	}
 	jail := func(pid1 bool) *syscall.SysProcAttr {
 		a := &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: nonroot, Gid: nonroot}}
@@ -94,7 +96,7 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("service log (tail):\n%s", tail(logPath))
+			t.Logf("service log (tail):\n%s", proc.TailFile(logPath, 6000))
 		}
 	})
 
@@ -103,7 +105,7 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
-	if a, err := call(ctx, c, http.MethodGet, base+"/readyz", "", nil); err != nil || a.status != http.StatusOK {
+	if a, err := proc.Call(ctx, c, http.MethodGet, base+"/readyz", "", nil); err != nil || a.Status != http.StatusOK {
 		t.Errorf("readyz (Redis through the chroot): %v %v, want 200", a, err)
 	}
 	if out, err := run("healthcheck"); err != nil {
@@ -128,7 +130,7 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(10*time.Second, func() bool { p := pidFile(); return p != "" && p != first }) {
+	if !proc.Poll(10*time.Second, 5*time.Millisecond, func() bool { p := pidFile(); return p != "" && p != first }) {
 		t.Fatalf("PID file still names %s 10s after SIGHUP", first)
 	}
 	if err := waitPing(ctx, base); err != nil {

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 const (
@@ -49,13 +51,13 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 		unavailable(t, "unshare %s is not permitted here (needs root or CAP_SYS_ADMIN): %v: %s",
 			strings.Join(nsArgs, " "), err, out)
 	}
-	bin := staticBinary(t)
+	bin := build.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), pid1TestBound)
 	defer cancel()
 
-	addr, tmp := freeAddr(t), t.TempDir()
+	addr, tmp := proc.FreeAddr(t), t.TempDir()
 	base := "http://" + addr
-	creds := url.Values{"username": {"t" + randomHex(t, 6)}, "password": {"123"}}
+	creds := url.Values{"username": {"t" + proc.RandomHex(t, 6)}, "password": {"123"}}
 	logPath := filepath.Join(t.TempDir(), "service.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -70,8 +72,8 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 		"PATH=" + os.Getenv("PATH"),
 		"TMPDIR=" + tmp, // the init's default PID_FILE goes below it
 		"APP_ADDR=" + addr,
-		"REDIS_ADDR=" + redisAddr(t),
-		"JWT_SECRET=" + randomHex(t, 32),
+		"REDIS_ADDR=" + proc.RedisAddr(t),
+		"JWT_SECRET=" + proc.RandomHex(t, 32),
 		"DEMO_USER=" + creds.Get("username") + ":" + creds.Get("password"),
 		"ARGON2_TIME=1", "ARGON2_MEMORY_KIB=1024", // cheap logins
 		"MAX_SESSIONS=1000", "ACCESS_TTL=2m", "REFRESH_TTL=5m",
@@ -91,14 +93,14 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("service log (tail):\n%s", tail(logPath))
+			t.Logf("service log (tail):\n%s", proc.TailFile(logPath, 6000))
 		}
 	})
 
 	// PID 1 as the host sees it: unshare's forked child, once it runs our
 	// binary.
 	var initPID int
-	if !waitFor(5*time.Second, func() bool {
+	if !proc.Poll(5*time.Second, 5*time.Millisecond, func() bool {
 		for _, pid := range children(cmd.Process.Pid) {
 			if runs(pid, bin) {
 				initPID = pid
@@ -143,7 +145,7 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 		// Done when the old server has ended and PID 1 has reaped it, and
 		// one new server is left, now PID 1's own child.
 		var next int
-		if !waitFor(10*time.Second, func() bool {
+		if !proc.Poll(10*time.Second, 5*time.Millisecond, func() bool {
 			next, err = soleServer(initPID)
 			return err == nil && next != server && gone(server)
 		}) {
@@ -160,11 +162,11 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 		t.Errorf("%d requests failed during the restarts; the first ones:\n%s", n, strings.Join(l.firstFailures(), "\n"))
 	}
 
-	a, err := call(ctx, probe, http.MethodGet, base+"/user/welcome", early.Access, nil)
-	if want := "Welcome ! " + creds.Get("username"); err != nil || a.status != http.StatusOK || a.body != want {
+	a, err := proc.Call(ctx, probe, http.MethodGet, base+"/user/welcome", early.Access, nil)
+	if want := "Welcome ! " + creds.Get("username"); err != nil || a.Status != http.StatusOK || a.Body != want {
 		t.Errorf("welcome with the access token from before the restarts: %v %v, want 200 %q", a, err, want)
 	}
-	if _, err := pairFrom(call(ctx, probe, http.MethodGet, base+"/public/refresh", early.Refresh, nil)); err != nil {
+	if _, err := pairFrom(proc.Call(ctx, probe, http.MethodGet, base+"/public/refresh", early.Refresh, nil)); err != nil {
 		t.Errorf("refresh with the refresh token from before the restarts: %v", err)
 	}
 	probe.CloseIdleConnections()
@@ -196,7 +198,7 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 	if err := syscall.Kill(initPID, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(5*time.Second, func() bool {
+	if !proc.Poll(5*time.Second, 5*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = c.Close()
@@ -218,7 +220,7 @@ func TestPID1RestartsInPlaceUnderLoad(t *testing.T) {
 		}
 		b, err := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		if _, err := pairFrom(answer{status: resp.StatusCode, body: string(b)}, err); err != nil {
+		if _, err := pairFrom(proc.Answer{Status: resp.StatusCode, Body: string(b)}, err); err != nil {
 			t.Errorf("in-flight login %d, answered after SIGTERM: %v", i, err)
 		}
 	}
@@ -288,13 +290,13 @@ func readStatus(r *bufio.Reader) (int, error) {
 }
 
 // pairFrom checks that a is 200 with a token pair.
-func pairFrom(a answer, err error) (pair, error) {
+func pairFrom(a proc.Answer, err error) (proc.Pair, error) {
 	if err != nil {
-		return pair{}, err
+		return proc.Pair{}, err
 	}
-	var p pair
-	if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &p) != nil || p.Access == "" || p.Refresh == "" {
-		return pair{}, fmt.Errorf("got %v, want 200 with a token pair", a)
+	var p proc.Pair
+	if a.Status != http.StatusOK || json.Unmarshal([]byte(a.Body), &p) != nil || p.Access == "" || p.Refresh == "" {
+		return proc.Pair{}, fmt.Errorf("got %v, want 200 with a token pair", a)
 	}
 	return p, nil
 }
@@ -342,7 +344,7 @@ func (l *load) firstFailures() []string {
 func (l *load) waitProgress(t *testing.T, n int64) {
 	t.Helper()
 	target := l.ok.Load() + n
-	if !waitFor(15*time.Second, func() bool { return l.ok.Load() >= target || l.ctx.Err() != nil }) || l.ctx.Err() != nil {
+	if !proc.Poll(15*time.Second, 5*time.Millisecond, func() bool { return l.ok.Load() >= target || l.ctx.Err() != nil }) || l.ctx.Err() != nil {
 		t.Fatalf("load made no progress: %d of %d requests (%d failed)", l.ok.Load(), target, l.failed.Load())
 	}
 }
@@ -367,8 +369,8 @@ func (l *load) client(id int) {
 
 // expect GETs path and records a failure unless it answers 200 want.
 func (l *load) expect(c *http.Client, id int, op, path, bearer, want string) {
-	a, err := call(l.ctx, c, http.MethodGet, l.base+path, bearer, nil)
-	if err == nil && (a.status != http.StatusOK || a.body != want) {
+	a, err := proc.Call(l.ctx, c, http.MethodGet, l.base+path, bearer, nil)
+	if err == nil && (a.Status != http.StatusOK || a.Body != want) {
 		err = fmt.Errorf("got %v, want 200 %q", a, want)
 	}
 	l.record(id, op, err)

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,103 +23,15 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/go-redis/redis/v8"
 
+	"go-jwt/test/proc"
 	"go-jwt/test/testkit"
 )
 
-// The binary is built once per test run, into buildDir, which TestMain
-// removes at the end.
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
-)
+// build is the binary under test, built once per test run.
+var build = &proc.Build{Prefix: "go-jwt-process-"}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds go-jwt from the repository root (once) and returns its path.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if buildDir, err = os.MkdirTemp("", "go-jwt-process-"); err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(buildDir, "go-jwt")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, "go-jwt")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// repoRoot is the folder of go.mod, asked of the go command (../.. as a
-// fallback).
-func repoRoot() (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if gomod := strings.TrimSpace(string(out)); err == nil && gomod != "" && gomod != os.DevNull {
-		return filepath.Dir(gomod), nil
-	}
-	return filepath.Abs(filepath.Join("..", ".."))
-}
-
-// freeAddr returns 127.0.0.1:<a port that was free a moment ago>.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// sharedRedis is the Redis a test that does not stop Redis runs against:
-// REDIS_TEST_ADDR when set, else a miniredis in this process (on TCP).
-func sharedRedis(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv("REDIS_TEST_ADDR"); addr != "" {
-		return addr
-	}
-	if os.Getenv("REQUIRE_REDIS") == "1" {
-		t.Fatal("REQUIRE_REDIS=1 but REDIS_TEST_ADDR is not set: tests must run against a real Redis")
-	}
-	return miniredis.RunT(t).Addr()
-}
+func TestMain(m *testing.M) { proc.Main(m, build) }
 
 // baseEnv is the environment every service process gets: nothing of the
 // test's own environment but what a process needs to run.
@@ -181,8 +90,8 @@ func serviceEnv(t *testing.T, redisAddr string) map[string]string {
 	return map[string]string{
 		"REDIS_ADDR": redisAddr,
 		// A fixed secret: tokens survive restarts.
-		"JWT_SECRET": randomHex(t, 32),
-		"DEMO_USER":  testkit.Name(t) + ":pw-" + randomHex(t, 4),
+		"JWT_SECRET": proc.RandomHex(t, 32),
+		"DEMO_USER":  testkit.Name(t) + ":pw-" + proc.RandomHex(t, 4),
 		// Cheap hashes; tests that want slow logins raise these.
 		"ARGON2_TIME":       "1",
 		"ARGON2_MEMORY_KIB": "1024",
@@ -206,8 +115,8 @@ func startService(t *testing.T, vars map[string]string) *service {
 	dir := t.TempDir()
 	s := &service{
 		t:         t,
-		bin:       binary(t),
-		addr:      freeAddr(t),
+		bin:       build.Binary(t),
+		addr:      proc.FreeAddr(t),
 		pidFile:   filepath.Join(dir, "go-jwt.pid"),
 		logPath:   filepath.Join(dir, "service.log"),
 		exited:    make(chan struct{}),
@@ -369,8 +278,8 @@ func (s *service) waitPing(ctx context.Context, exited <-chan struct{}) error {
 			return fmt.Errorf("process exited: %v", s.waitErr)
 		default:
 		}
-		a, err := call(ctx, c, http.MethodGet, s.base+"/public/ping", "", nil)
-		if err == nil && a.status == http.StatusOK && a.body == "pong" {
+		a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/ping", "", nil)
+		if err == nil && a.Status == http.StatusOK && a.Body == "pong" {
 			return nil
 		}
 		last = fmt.Errorf("ping: %v %v", a, err)
@@ -421,15 +330,7 @@ func (s *service) isOurs(pid int) bool {
 
 // logTailTo writes the end of the service log to the test log.
 func (s *service) logTailTo(t *testing.T) {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return
-	}
-	const max = 6000
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	t.Logf("service log (tail):\n%s", b)
+	t.Logf("service log (tail):\n%s", proc.TailFile(s.logPath, 6000))
 }
 
 // grepLog returns the log lines that contain every one of words (at most n).
@@ -483,50 +384,6 @@ func waitGone(ctx context.Context, pid int) error {
 	return nil
 }
 
-// pair is the token pair of login and refresh.
-type pair struct {
-	Access  string `json:"accessToken"`
-	Refresh string `json:"refreshToken"`
-}
-
-// answer is a response read whole.
-type answer struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (a answer) String() string { return fmt.Sprintf("%d %q", a.status, a.body) }
-
-// call sends one request and reads the whole answer. form, when not nil, is
-// sent urlencoded; bearer, when not empty, as Authorization.
-func call(ctx context.Context, c *http.Client, method, u, bearer string, form url.Values) (answer, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return answer{}, err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if err != nil {
-		return answer{status: resp.StatusCode}, fmt.Errorf("reading the %s answer: %w", resp.Status, err)
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
-}
-
 // credentials is the demo user's login form.
 func (s *service) credentials() url.Values {
 	return url.Values{"username": {s.user}, "password": {s.pass}}
@@ -534,14 +391,14 @@ func (s *service) credentials() url.Values {
 
 // login logs the service's demo user in and fails the test unless it gets a
 // pair.
-func (s *service) login(ctx context.Context, t *testing.T, c *http.Client) pair {
+func (s *service) login(ctx context.Context, t *testing.T, c *http.Client) proc.Pair {
 	t.Helper()
-	a, err := call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
-	if err != nil || a.status != http.StatusOK {
+	a, err := proc.Call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
+	if err != nil || a.Status != http.StatusOK {
 		t.Fatalf("login: %v %v", a, err)
 	}
-	var p pair
-	if err := json.Unmarshal([]byte(a.body), &p); err != nil || p.Access == "" || p.Refresh == "" {
+	var p proc.Pair
+	if err := json.Unmarshal([]byte(a.Body), &p); err != nil || p.Access == "" || p.Refresh == "" {
 		t.Fatalf("login answer %v: %v", a, err)
 	}
 	return p
@@ -550,8 +407,8 @@ func (s *service) login(ctx context.Context, t *testing.T, c *http.Client) pair 
 // welcome asserts that access opens /user/welcome.
 func (s *service) welcome(ctx context.Context, t *testing.T, c *http.Client, access string) {
 	t.Helper()
-	a, err := call(ctx, c, http.MethodGet, s.base+"/user/welcome", access, nil)
-	if want := "Welcome ! " + s.user; err != nil || a.status != http.StatusOK || a.body != want {
+	a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/user/welcome", access, nil)
+	if want := "Welcome ! " + s.user; err != nil || a.Status != http.StatusOK || a.Body != want {
 		t.Fatalf("welcome: got %v %v, want 200 %q", a, err, want)
 	}
 }
@@ -562,11 +419,7 @@ func (s *service) welcome(ctx context.Context, t *testing.T, c *http.Client, acc
 type redisServer struct {
 	t    *testing.T
 	addr string
-	// real redis-server
-	exe, dir string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	// miniredis
+	real *proc.Redis
 	mini *miniredis.Miniredis
 }
 
@@ -583,82 +436,34 @@ func newRedisServer(t *testing.T) *redisServer {
 		r.addr = r.mini.Addr()
 		return r
 	}
-	r.exe, r.dir, r.addr = exe, t.TempDir(), freeAddr(t)
-	r.Start()
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			r.Stop()
-		}
-	})
+	r.real = &proc.Redis{Name: "redis-server", Exe: exe, Addr: proc.FreeAddr(t), Dir: t.TempDir(),
+		Args: []string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}}
+	r.addr = r.real.Addr
+	r.real.Start(t)
+	// Before the SIGKILL cleanup of Start: a clean stop, checked.
+	t.Cleanup(r.real.Stop)
 	return r
 }
 
 // Start starts Redis on its address and waits until it answers PING.
 func (r *redisServer) Start() {
-	t := r.t
-	t.Helper()
+	r.t.Helper()
 	if r.mini != nil {
 		if err := r.mini.Restart(); err != nil {
-			t.Fatalf("miniredis restart: %v", err)
+			r.t.Fatalf("miniredis restart: %v", err)
 		}
 		return
 	}
-	_, port, _ := net.SplitHostPort(r.addr)
-	logFile, err := os.OpenFile(filepath.Join(r.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = logFile.Close() }()
-	r.cmd = exec.Command(r.exe, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no")
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.exited = make(chan struct{})
-	cmd, exited := r.cmd, r.exited
-	go func() { _ = cmd.Wait(); close(exited) }()
-
-	c := redis.NewClient(&redis.Options{Addr: r.addr, DialTimeout: 200 * time.Millisecond})
-	defer func() { _ = c.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
-			t.Fatalf("redis-server exited: %s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s does not answer: %v", r.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.real.Start(r.t)
 }
 
 // Stop stops Redis (SIGTERM: the append-only file is complete) and waits
 // until it is gone.
 func (r *redisServer) Stop() {
-	t := r.t
-	t.Helper()
+	r.t.Helper()
 	if r.mini != nil {
 		r.mini.Close()
 		return
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.exited
-		t.Errorf("redis-server did not stop on SIGTERM within 5s")
-	}
-	r.cmd = nil
+	r.real.Stop()
 }

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 const (
@@ -36,7 +38,7 @@ const (
 // fail, every old process must end, and a token issued before the first
 // restart must still work after the last one.
 func TestSIGHUPUnderLoad(t *testing.T) {
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), loadDuration+20*time.Second)
 	defer cancel()
 
@@ -217,10 +219,10 @@ func (l *load) client(id int) {
 }
 
 // pair sends a request that must answer 200 with a token pair.
-func (l *load) pair(c *http.Client, id int, op, method, path, bearer string, form url.Values) (pair, bool) {
-	var p pair
-	ok := l.request(c, id, op, method, path, bearer, form, func(a answer) error {
-		if err := json.Unmarshal([]byte(a.body), &p); err != nil || p.Access == "" || p.Refresh == "" {
+func (l *load) pair(c *http.Client, id int, op, method, path, bearer string, form url.Values) (proc.Pair, bool) {
+	var p proc.Pair
+	ok := l.request(c, id, op, method, path, bearer, form, func(a proc.Answer) error {
+		if err := json.Unmarshal([]byte(a.Body), &p); err != nil || p.Access == "" || p.Refresh == "" {
 			return fmt.Errorf("not a token pair (%v)", err)
 		}
 		return nil
@@ -230,8 +232,8 @@ func (l *load) pair(c *http.Client, id int, op, method, path, bearer string, for
 
 // expect sends a request that must answer 200 with body want.
 func (l *load) expect(c *http.Client, id int, op, method, path, bearer string, form url.Values, want string) bool {
-	return l.request(c, id, op, method, path, bearer, form, func(a answer) error {
-		if a.body != want {
+	return l.request(c, id, op, method, path, bearer, form, func(a proc.Answer) error {
+		if a.Body != want {
 			return fmt.Errorf("body is not %q", want)
 		}
 		return nil
@@ -286,15 +288,15 @@ func (ct *connTrace) String() string {
 // request sends one request and records it as a failure unless it answers
 // 200 and check accepts the answer. It reports false at once when the load
 // is stopping.
-func (l *load) request(c *http.Client, id int, op, method, path, bearer string, form url.Values, check func(answer) error) bool {
+func (l *load) request(c *http.Client, id int, op, method, path, bearer string, form url.Values, check func(proc.Answer) error) bool {
 	if l.stop.Load() {
 		return false
 	}
 	ct := &connTrace{}
 	ctx := httptrace.WithClientTrace(l.ctx, ct.trace())
 	start := time.Now()
-	a, err := call(ctx, c, method, l.s.base+path, bearer, form)
-	if err == nil && a.status != http.StatusOK {
+	a, err := proc.Call(ctx, c, method, l.s.base+path, bearer, form)
+	if err == nil && a.Status != http.StatusOK {
 		err = errors.New("unexpected status")
 	}
 	if err == nil {
@@ -317,7 +319,7 @@ func (l *load) request(c *http.Client, id int, op, method, path, bearer string, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.failures) < 8 {
-		body := a.body
+		body := a.Body
 		if strings.Contains(body, `"accessToken"`) {
 			body = "<a token pair>"
 		} else if len(body) > 200 {
@@ -325,7 +327,7 @@ func (l *load) request(c *http.Client, id int, op, method, path, bearer string, 
 		}
 		l.failures = append(l.failures, fmt.Sprintf(
 			"  client %d %s %s %s: %v (status %d, body %q) after %v; phase %q, %v into it; %v",
-			id, op, method, path, err, a.status, body, time.Since(start).Round(time.Microsecond),
+			id, op, method, path, err, a.Status, body, time.Since(start).Round(time.Microsecond),
 			l.phase, start.Sub(l.phaseAt).Round(time.Microsecond), ct))
 	}
 	return false
@@ -344,7 +346,7 @@ const (
 // served: every one of them must complete with 200, the process must exit 0,
 // and the port must then refuse connections.
 func TestSIGTERMDrainsInFlight(t *testing.T) {
-	env := serviceEnv(t, sharedRedis(t))
+	env := serviceEnv(t, proc.RedisAddr(t))
 	env["ARGON2_TIME"], env["ARGON2_MEMORY_KIB"] = slowArgon2Time, slowArgon2Memory
 	env["HASH_CONCURRENCY"], env["HASH_WAIT"] = fmt.Sprint(inFlight), "30s"
 	s := startService(t, env)
@@ -362,7 +364,7 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 	tr.CloseIdleConnections() // every login below opens its own connection
 
 	type result struct {
-		a    answer
+		a    proc.Answer
 		err  error
 		done time.Time
 	}
@@ -375,7 +377,7 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 			defer finished.Done()
 			var once sync.Once
 			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(written.Done) }}
-			a, err := call(httptrace.WithClientTrace(ctx, trace), c, http.MethodPost, s.base+"/public/login", "", s.credentials())
+			a, err := proc.Call(httptrace.WithClientTrace(ctx, trace), c, http.MethodPost, s.base+"/public/login", "", s.credentials())
 			once.Do(written.Done)
 			results[i] = result{a, err, time.Now()}
 		}()
@@ -393,11 +395,11 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 		t.Fatal("the in-flight logins did not finish within 30s of SIGTERM")
 	}
 	for i, r := range results {
-		var p pair
+		var p proc.Pair
 		switch {
 		case r.err != nil:
 			t.Errorf("login %d: %v", i, r.err)
-		case r.a.status != http.StatusOK || json.Unmarshal([]byte(r.a.body), &p) != nil || p.Access == "":
+		case r.a.Status != http.StatusOK || json.Unmarshal([]byte(r.a.Body), &p) != nil || p.Access == "":
 			t.Errorf("login %d: %v, want 200 with a token pair", i, r.a)
 		case r.done.Before(sigAt):
 			t.Errorf("login %d finished %v before SIGTERM: logins too fast to test draining", i, sigAt.Sub(r.done))
@@ -466,17 +468,17 @@ func TestRedisOutageGives503AndRecovers(t *testing.T) {
 	}
 	for _, tc := range checks {
 		start := time.Now()
-		a, err := call(ctx, c, tc.method, s.base+tc.path, tc.bearer, tc.form)
+		a, err := proc.Call(ctx, c, tc.method, s.base+tc.path, tc.bearer, tc.form)
 		took := time.Since(start)
 		if err != nil {
 			t.Errorf("%s during the outage: %v", tc.name, err)
 			continue
 		}
 		var body struct{ Error string }
-		_ = json.Unmarshal([]byte(a.body), &body)
-		if a.status != http.StatusServiceUnavailable || body.Error != "unavailable" || a.header.Get("Retry-After") == "" {
+		_ = json.Unmarshal([]byte(a.Body), &body)
+		if a.Status != http.StatusServiceUnavailable || body.Error != "unavailable" || a.Header.Get("Retry-After") == "" {
 			t.Errorf("%s during the outage: %v (Retry-After %q), want 503 unavailable with Retry-After",
-				tc.name, a, a.header.Get("Retry-After"))
+				tc.name, a, a.Header.Get("Retry-After"))
 		}
 		// A hang guard, not a performance figure.
 		if took > 3*time.Second {
@@ -492,8 +494,8 @@ func TestRedisOutageGives503AndRecovers(t *testing.T) {
 	r.Start()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		a, err := call(ctx, c, http.MethodGet, s.base+"/readyz", "", nil)
-		if err == nil && a.status == http.StatusOK {
+		a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/readyz", "", nil)
+		if err == nil && a.Status == http.StatusOK {
 			t.Logf("ready again %v after Redis restarted", time.Since(deadline.Add(-10*time.Second)).Round(time.Millisecond))
 			break
 		}
@@ -505,8 +507,8 @@ func TestRedisOutageGives503AndRecovers(t *testing.T) {
 	s.welcome(ctx, t, c, p.Access)
 	// The refresh token, presented during the outage, was not rotated then:
 	// it still rotates.
-	a, err := call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
-	if err != nil || a.status != http.StatusOK {
+	a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
+	if err != nil || a.Status != http.StatusOK {
 		t.Errorf("refresh after the outage: %v %v, want 200", a, err)
 	}
 }
@@ -515,8 +517,8 @@ func TestRedisOutageGives503AndRecovers(t *testing.T) {
 // time: it must exit 1 with a last line naming the variable, and never
 // panic.
 func TestBadConfigExitsWithOneLine(t *testing.T) {
-	bin := binary(t)
-	redisAddr := sharedRedis(t)
+	bin := build.Binary(t)
+	redisAddr := proc.RedisAddr(t)
 	tests := []struct {
 		name    string
 		set     map[string]string
@@ -535,7 +537,7 @@ func TestBadConfigExitsWithOneLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pidFile := t.TempDir() + "/go-jwt.pid"
 			env := serviceEnv(t, redisAddr)
-			env["APP_ADDR"], env["PID_FILE"] = freeAddr(t), pidFile
+			env["APP_ADDR"], env["PID_FILE"] = proc.FreeAddr(t), pidFile
 			for k, v := range tc.set {
 				env[k] = v
 			}

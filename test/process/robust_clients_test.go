@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 // Slow and abusive clients, spoken to in raw HTTP/1.1 over TCP so that the
@@ -105,7 +107,7 @@ func pieces(first string, piece []byte, n int, last string) func() []byte {
 // long before the header (a minute's worth of bytes) is complete.
 func TestSlowlorisIsCutOff(t *testing.T) {
 	t.Parallel()
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	req := "GET /public/ping HTTP/1.1\r\nHost: " + s.addr + "\r\nX-Slow: " + strings.Repeat("a", 20) + "\r\n\r\n"
 
 	conn, err := net.DialTimeout("tcp", s.addr, 2*time.Second)
@@ -168,7 +170,7 @@ wait:
 // the server reading all of it.
 func TestHugeHeaderGets431(t *testing.T) {
 	t.Parallel()
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	const size = 1 << 20
 	piece := []byte(strings.Repeat("a", 64<<10))
 	head := "GET /public/ping HTTP/1.1\r\nHost: " + s.addr + "\r\n"
@@ -198,7 +200,7 @@ func TestHugeHeaderGets431(t *testing.T) {
 // server must close the connection rather than read on.
 func TestHugeBodyRefused(t *testing.T) {
 	t.Parallel()
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	const (
 		size      = 10 << 20
 		pieceSize = 64 << 10
@@ -272,7 +274,7 @@ func TestIdleConnectionsDoNotBlockLogin(t *testing.T) {
 			t.Fatalf("raising RLIMIT_NOFILE to %d: %v", lim.Cur, err)
 		}
 	}
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	if n := serviceNoFile(t, s.cmd.Process.Pid); n < need {
 		t.Fatalf("the service may open %d files, this test needs %d", n, need)
 	}

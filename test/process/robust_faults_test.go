@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-redis/redis/v8"
+
+	"go-jwt/test/proc"
 )
 
 // Fault injection against a real redis-server the test owns: killed under
@@ -45,17 +47,14 @@ func realRedisServer(t *testing.T) *redisServer {
 // what the append-only file already holds (appendfsync always: every
 // acknowledged write) survives.
 func (r *redisServer) kill() {
-	t := r.t
-	t.Helper()
-	if err := r.cmd.Process.Kill(); err != nil {
-		t.Fatalf("SIGKILL redis-server: %v", err)
+	r.t.Helper()
+	if r.real.Gone() {
+		r.t.Fatal("SIGKILL redis-server: it is not running")
 	}
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		t.Fatal("redis-server not reaped 5s after SIGKILL")
+	r.real.Kill()
+	if !r.real.Gone() {
+		r.t.Fatal("redis-server not reaped 5s after SIGKILL")
 	}
-	r.cmd = nil
 }
 
 // client returns a go-redis client of the test's own on r (closed at
@@ -68,24 +67,24 @@ func (r *redisServer) client() *redis.Client {
 
 // unavailable tells whether a is SPEC §4's Redis-outage answer: 503
 // {"error":"unavailable"} with Retry-After.
-func unavailable(a answer) bool {
+func unavailable(a proc.Answer) bool {
 	var b struct {
 		Error string `json:"error"`
 	}
-	return a.status == http.StatusServiceUnavailable && json.Unmarshal([]byte(a.body), &b) == nil &&
-		b.Error == "unavailable" && a.header.Get("Retry-After") != ""
+	return a.Status == http.StatusServiceUnavailable && json.Unmarshal([]byte(a.Body), &b) == nil &&
+		b.Error == "unavailable" && a.Header.Get("Retry-After") != ""
 }
 
 // goroutines reads the service's goroutine count from pprof on addr.
 func goroutines(ctx context.Context, c *http.Client, addr string) (int, error) {
-	a, err := call(ctx, c, http.MethodGet, "http://"+addr+"/debug/pprof/goroutine?debug=1", "", nil)
+	a, err := proc.Call(ctx, c, http.MethodGet, "http://"+addr+"/debug/pprof/goroutine?debug=1", "", nil)
 	if err != nil {
 		return 0, err
 	}
-	first, _, _ := strings.Cut(a.body, "\n")
+	first, _, _ := strings.Cut(a.Body, "\n")
 	n, err := strconv.Atoi(strings.TrimPrefix(first, "goroutine profile: total "))
-	if a.status != http.StatusOK || err != nil {
-		return 0, fmt.Errorf("pprof answered %d %q", a.status, first)
+	if a.Status != http.StatusOK || err != nil {
+		return 0, fmt.Errorf("pprof answered %d %q", a.Status, first)
 	}
 	return n, nil
 }
@@ -114,7 +113,7 @@ type faultLoad struct {
 	wg    sync.WaitGroup
 	ready sync.WaitGroup // every client holds its session
 
-	pairs []pair // each client's session, issued while healthy
+	pairs []proc.Pair // each client's session, issued while healthy
 
 	mu       sync.Mutex
 	counts   map[string]int // "phase op status" → requests
@@ -128,7 +127,7 @@ const (
 )
 
 func newFaultLoad(ctx context.Context, s *service, clients int) *faultLoad {
-	l := &faultLoad{ctx: ctx, s: s, pairs: make([]pair, clients), counts: map[string]int{}}
+	l := &faultLoad{ctx: ctx, s: s, pairs: make([]proc.Pair, clients), counts: map[string]int{}}
 	l.ready.Add(clients)
 	for id := range clients {
 		l.wg.Add(1)
@@ -148,10 +147,10 @@ func (l *faultLoad) client(id int) {
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 
-	a, err := call(l.ctx, c, http.MethodPost, l.s.base+"/public/login", "", l.s.credentials())
-	var p pair
-	if err == nil && a.status == http.StatusOK {
-		err = json.Unmarshal([]byte(a.body), &p)
+	a, err := proc.Call(l.ctx, c, http.MethodPost, l.s.base+"/public/login", "", l.s.credentials())
+	var p proc.Pair
+	if err == nil && a.Status == http.StatusOK {
+		err = json.Unmarshal([]byte(a.Body), &p)
 	}
 	l.ready.Done()
 	if err != nil || p.Access == "" {
@@ -178,12 +177,12 @@ func (l *faultLoad) client(id int) {
 func (l *faultLoad) do(c *http.Client, op, method, path, bearer string, form url.Values, want string) {
 	p0 := l.phase.Load()
 	start := time.Now()
-	a, err := call(l.ctx, c, method, l.s.base+path, bearer, form)
+	a, err := proc.Call(l.ctx, c, method, l.s.base+path, bearer, form)
 	p1 := l.phase.Load()
 	if l.ctx.Err() != nil {
 		return
 	}
-	ok200 := err == nil && a.status == http.StatusOK && (want == "" || a.body == want)
+	ok200 := err == nil && a.Status == http.StatusOK && (want == "" || a.Body == want)
 	ok503 := err == nil && unavailable(a)
 	phase := phaseNames[p0]
 	if p1 != p0 {
@@ -202,16 +201,16 @@ func (l *faultLoad) do(c *http.Client, op, method, path, bearer string, form url
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.counts[fmt.Sprintf("%-18s %-7s %d", phase, op, a.status)]++
+	l.counts[fmt.Sprintf("%-18s %-7s %d", phase, op, a.Status)]++
 	if verdict != "" {
 		l.failed++
 		if len(l.failures) < 10 {
-			body := a.body
+			body := a.Body
 			if len(body) > 200 {
 				body = body[:200] + "…"
 			}
 			l.failures = append(l.failures, fmt.Sprintf("  %s %s in phase %s: %s: status %d, Retry-After %q, body %q, err %v, after %v",
-				op, path, phase, verdict, a.status, a.header.Get("Retry-After"), body, err, time.Since(start).Round(time.Millisecond)))
+				op, path, phase, verdict, a.Status, a.Header.Get("Retry-After"), body, err, time.Since(start).Round(time.Millisecond)))
 		}
 	}
 }
@@ -298,7 +297,7 @@ const (
 func TestRedisKilledMidLoad(t *testing.T) {
 	r := realRedisServer(t)
 	env := serviceEnv(t, r.addr)
-	pprofAddr := freeAddr(t)
+	pprofAddr := proc.FreeAddr(t)
 	env["PPROF_ADDR"] = pprofAddr
 	s := startService(t, env)
 	pid := s.cmd.Process.Pid
@@ -323,7 +322,7 @@ func TestRedisKilledMidLoad(t *testing.T) {
 	downAt := time.Now()
 	l.phase.Store(phaseDown)
 
-	a, err := call(ctx, probe, http.MethodGet, s.base+"/readyz", "", nil)
+	a, err := proc.Call(ctx, probe, http.MethodGet, s.base+"/readyz", "", nil)
 	if err != nil || !unavailable(a) {
 		t.Errorf("readyz during the outage: %v %v, want 503 unavailable with Retry-After", a, err)
 	}
@@ -344,14 +343,14 @@ func TestRedisKilledMidLoad(t *testing.T) {
 	r.Start() // same port, same dir: it loads the append-only file
 	upAt := time.Now()
 	for i := 0; ; i++ {
-		ready, err := call(ctx, probe, http.MethodGet, s.base+"/readyz", "", nil)
-		good := err == nil && ready.status == http.StatusOK
+		ready, err := proc.Call(ctx, probe, http.MethodGet, s.base+"/readyz", "", nil)
+		good := err == nil && ready.Status == http.StatusOK
 		for _, p := range l.pairs {
 			if !good {
 				break
 			}
-			a, err := call(ctx, probe, http.MethodGet, s.base+"/user/welcome", p.Access, nil)
-			good = err == nil && a.status == http.StatusOK && a.body == "Welcome ! "+s.user
+			a, err := proc.Call(ctx, probe, http.MethodGet, s.base+"/user/welcome", p.Access, nil)
+			good = err == nil && a.Status == http.StatusOK && a.Body == "Welcome ! "+s.user
 		}
 		if good {
 			break
@@ -398,7 +397,7 @@ func TestRedisPaused(t *testing.T) {
 	type result struct {
 		op         string
 		start, end time.Time
-		a          answer
+		a          proc.Answer
 		err        error
 	}
 	var (
@@ -407,7 +406,7 @@ func TestRedisPaused(t *testing.T) {
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 	)
-	pairs := make([]pair, clients)
+	pairs := make([]proc.Pair, clients)
 	probe := &http.Client{Timeout: 5 * time.Second}
 	defer probe.CloseIdleConnections()
 	for i := range pairs {
@@ -427,9 +426,9 @@ func TestRedisPaused(t *testing.T) {
 				res := result{op: "welcome", start: time.Now()}
 				if id%4 == 0 {
 					res.op = "login"
-					res.a, res.err = call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
+					res.a, res.err = proc.Call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
 				} else {
-					res.a, res.err = call(ctx, c, http.MethodGet, s.base+"/user/welcome", pairs[id].Access, nil)
+					res.a, res.err = proc.Call(ctx, c, http.MethodGet, s.base+"/user/welcome", pairs[id].Access, nil)
 				}
 				res.end = time.Now()
 				mu.Lock()
@@ -462,9 +461,9 @@ func TestRedisPaused(t *testing.T) {
 		switch {
 		case res.err != nil:
 			verdict = "transport error"
-		case res.a.status != http.StatusOK && !unavailable(res.a):
+		case res.a.Status != http.StatusOK && !unavailable(res.a):
 			verdict = "neither 200 nor 503 unavailable with Retry-After"
-		case res.start.After(paused) && res.end.Before(resumed) && res.a.status != http.StatusServiceUnavailable:
+		case res.start.After(paused) && res.end.Before(resumed) && res.a.Status != http.StatusServiceUnavailable:
 			verdict = "answered during the pause, want 503"
 		case res.start.After(paused) && res.start.Before(resumed) && took >= maxLatency:
 			verdict = fmt.Sprintf("took %v, want < %v", took.Round(time.Millisecond), maxLatency)
@@ -472,7 +471,7 @@ func TestRedisPaused(t *testing.T) {
 		if res.start.After(paused) && res.start.Before(resumed) {
 			during++
 			slowest[res.op] = max(slowest[res.op], took)
-			switch res.a.status {
+			switch res.a.Status {
 			case http.StatusOK:
 				got200++
 			case http.StatusServiceUnavailable:
@@ -495,8 +494,8 @@ func TestRedisPaused(t *testing.T) {
 	// After the pause: every session works and login opens new ones.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		a, err := call(ctx, probe, http.MethodGet, s.base+"/user/welcome", pairs[1].Access, nil)
-		if err == nil && a.status == http.StatusOK {
+		a, err := proc.Call(ctx, probe, http.MethodGet, s.base+"/user/welcome", pairs[1].Access, nil)
+		if err == nil && a.Status == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -524,7 +523,7 @@ func TestRedisOutOfMemory(t *testing.T) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 
-	pairs := make([]pair, 3)
+	pairs := make([]proc.Pair, 3)
 	for i := range pairs {
 		pairs[i] = s.login(ctx, t, c)
 	}
@@ -588,13 +587,13 @@ func TestRedisOutOfMemory(t *testing.T) {
 		used, full, oomErr, full-256<<10)
 
 	for i := range 3 {
-		a, err := call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
+		a, err := proc.Call(ctx, c, http.MethodPost, s.base+"/public/login", "", s.credentials())
 		if err != nil || !unavailable(a) {
 			t.Errorf("login %d with Redis out of memory: %v %v (Retry-After %q), want 503 unavailable with Retry-After",
-				i, a, err, a.header.Get("Retry-After"))
+				i, a, err, a.Header.Get("Retry-After"))
 		}
 	}
-	a, err := call(ctx, c, http.MethodGet, s.base+"/public/refresh", pairs[0].Refresh, nil)
+	a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", pairs[0].Refresh, nil)
 	if err != nil || !unavailable(a) {
 		t.Errorf("refresh with Redis out of memory: %v %v, want 503 unavailable with Retry-After", a, err)
 	}
@@ -609,8 +608,8 @@ func TestRedisOutOfMemory(t *testing.T) {
 	restore()
 	np := s.login(ctx, t, c)
 	s.welcome(ctx, t, c, np.Access)
-	a, err = call(ctx, c, http.MethodGet, s.base+"/public/refresh", pairs[0].Refresh, nil)
-	if err != nil || a.status != http.StatusOK {
+	a, err = proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", pairs[0].Refresh, nil)
+	if err != nil || a.Status != http.StatusOK {
 		t.Errorf("refresh after memory came back: %v %v, want 200 (the refused rotation must not have revoked the session)", a, err)
 	}
 	for _, p := range pairs[1:] {
@@ -664,8 +663,8 @@ func TestRefreshSurvivesRedisStall(t *testing.T) {
 	p := s.login(ctx, t, c)
 	// One refresh first: Redis then holds the rotation script, so the
 	// service sends EVALSHA alone (no NOSCRIPT round trip).
-	a, err := call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
-	if err != nil || a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &p) != nil {
+	a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
+	if err != nil || a.Status != http.StatusOK || json.Unmarshal([]byte(a.Body), &p) != nil {
 		t.Fatalf("refresh before the stall: %v %v", a, err)
 	}
 
@@ -673,12 +672,12 @@ func TestRefreshSurvivesRedisStall(t *testing.T) {
 	go func() { stalled <- rc.Eval(ctx, stallScript, nil, 700000).Err() }()
 	time.Sleep(100 * time.Millisecond) // the script is running
 	start := time.Now()
-	a, err = call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
+	a, err = proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", p.Refresh, nil)
 	took := time.Since(start)
 	if err := <-stalled; err != nil {
 		t.Fatalf("stalling Redis: %v", err)
 	}
-	t.Logf("refresh during the stall: %d after %v", a.status, took.Round(time.Millisecond))
+	t.Logf("refresh during the stall: %d after %v", a.Status, took.Round(time.Millisecond))
 	if took < 400*time.Millisecond {
 		t.Errorf("the refresh took only %v: it did not wait for the stalled Redis, so nothing was tested", took)
 	}
@@ -688,13 +687,13 @@ func TestRefreshSurvivesRedisStall(t *testing.T) {
 	switch {
 	case err != nil:
 		t.Fatalf("refresh during the stall: %v", err)
-	case a.status == http.StatusOK:
-		var next pair
-		if err := json.Unmarshal([]byte(a.body), &next); err != nil {
+	case a.Status == http.StatusOK:
+		var next proc.Pair
+		if err := json.Unmarshal([]byte(a.Body), &next); err != nil {
 			t.Fatalf("refresh answer: %v", err)
 		}
 		s.welcome(ctx, t, c, next.Access)
-		if a, err := call(ctx, c, http.MethodGet, s.base+"/public/refresh", next.Refresh, nil); err != nil || a.status != http.StatusOK {
+		if a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/refresh", next.Refresh, nil); err != nil || a.Status != http.StatusOK {
 			t.Errorf("the pair from the stalled refresh does not rotate: %v %v", a, err)
 		}
 	case unavailable(a):

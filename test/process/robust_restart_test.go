@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 // sighup restarts the service once under load l: SIGHUP to pid, then it
@@ -50,7 +52,7 @@ func TestTenSIGHUPsUnderLoad(t *testing.T) {
 	// serviceEnv gives a user of this test's own and MAX_SESSIONS=10000:
 	// the load opens a few thousand sessions, and the cap must not evict the
 	// early one.
-	s := startService(t, serviceEnv(t, sharedRedis(t)))
+	s := startService(t, serviceEnv(t, proc.RedisAddr(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	first := s.cmd.Process.Pid

@@ -8,21 +8,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 // startCluster starts three cluster-enabled redis-servers, joins them into a
 // 3-master Redis Cluster (redis-cli --cluster create, no replicas) and waits
 // until every node reports cluster_state:ok. It returns the node addresses.
-func startCluster(t *testing.T) []*proc {
+func startCluster(t *testing.T) []*proc.Redis {
 	t.Helper()
-	nodes := make([]*proc, 3)
+	nodes := make([]*proc.Redis, 3)
 	var addrs []string
 	for i := range nodes {
 		dir := t.TempDir()
 		nodes[i] = startRedis(t, "cluster-node", "", "--cluster-enabled", "yes",
 			"--cluster-config-file", dir+"/nodes.conf", "--cluster-node-timeout", "5000",
 			"--save", "", "--appendonly", "no")
-		addrs = append(addrs, nodes[i].addr)
+		addrs = append(addrs, nodes[i].Addr)
 	}
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -36,8 +38,8 @@ func startCluster(t *testing.T) []*proc {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, n := range nodes {
-		c := n.client()
-		waitFor(t, 10*time.Second, "cluster_state:ok on "+n.addr, func() (bool, string) {
+		c := n.Client()
+		waitFor(t, 10*time.Second, "cluster_state:ok on "+n.Addr, func() (bool, string) {
 			info, err := c.ClusterInfo(ctx).Result()
 			return err == nil && strings.Contains(info, "cluster_state:ok"), info
 		})
@@ -53,7 +55,7 @@ func TestServiceOnCluster(t *testing.T) {
 	nodes := startCluster(t)
 	var addrs []string
 	for _, n := range nodes {
-		addrs = append(addrs, n.addr)
+		addrs = append(addrs, n.Addr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -61,11 +63,11 @@ func TestServiceOnCluster(t *testing.T) {
 	const user, pass = "gojwt", "acl-password-for-the-test"
 	for _, n := range nodes {
 		args := append([]any{"acl", "setuser", user, "on", ">" + pass}, anySlice(strings.Fields(aclRules))...)
-		if err := n.client().Do(ctx, args...).Err(); err != nil {
-			t.Fatalf("ACL SETUSER on %s: %v", n.addr, err)
+		if err := n.Client().Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("ACL SETUSER on %s: %v", n.Addr, err)
 		}
 	}
-	vars := serviceEnv(t, randomHex(t, 32))
+	vars := serviceEnv(t, proc.RandomHex(t, 32))
 	vars["REDIS_ADDRS"] = strings.Join(addrs, ",")
 	vars["REDIS_USERNAME"], vars["REDIS_PASSWORD"] = user, pass
 	s := startService(t, "service", vars)
@@ -75,7 +77,7 @@ func TestServiceOnCluster(t *testing.T) {
 	type account struct{ user, pass string }
 	accounts := []account{{s.user, s.pass}}
 	for i := range 12 {
-		a := account{"clusteruser" + randomHex(t, 3) + string(rune('a'+i)), "pw-" + randomHex(t, 4)}
+		a := account{"clusteruser" + proc.RandomHex(t, 3) + string(rune('a'+i)), "pw-" + proc.RandomHex(t, 4)}
 		c.do(http.StatusCreated, http.MethodPost, s.base+"/public/register", "", url.Values{"username": {a.user}, "password": {a.pass}})
 		accounts = append(accounts, a)
 	}
@@ -99,9 +101,9 @@ func TestServiceOnCluster(t *testing.T) {
 		c.welcome(s, third.Access, http.StatusUnauthorized)
 	}
 	for _, n := range nodes {
-		keys, err := n.client().DBSize(ctx).Result()
+		keys, err := n.Client().DBSize(ctx).Result()
 		if err != nil || keys == 0 {
-			t.Errorf("node %s holds %d keys (%v): the users did not spread over the masters", n.addr, keys, err)
+			t.Errorf("node %s holds %d keys (%v): the users did not spread over the masters", n.Addr, keys, err)
 		}
 	}
 }

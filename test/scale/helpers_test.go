@@ -10,10 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,30 +20,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-redis/redis/v8"
+
+	"go-jwt/test/proc"
 )
 
-// The binary is built once per test run, into buildDir, which TestMain
-// removes at the end.
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
-)
+// build is the binary under test, built once per test run.
+var build = &proc.Build{Prefix: "go-jwt-scale-"}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proc.Main(m, build) }
 
 // needRedis returns the path of redis-server; without one it skips the
 // test, or fails it in CI.
@@ -60,35 +46,6 @@ func needRedis(t *testing.T) string {
 		t.Skipf("redis-server is not on PATH: %v", err)
 	}
 	return exe
-}
-
-// binary builds go-jwt from the repository root (once) and returns its path.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		gomod := strings.TrimSpace(string(out))
-		if err != nil || gomod == "" || gomod == os.DevNull {
-			buildErr = fmt.Errorf("go env GOMOD: %q %v", out, err)
-			return
-		}
-		if buildDir, err = os.MkdirTemp("", "go-jwt-scale-"); err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(buildDir, "go-jwt")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, "go-jwt")
-		cmd.Dir = filepath.Dir(gomod)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
 }
 
 // freePort returns a loopback port that was free a moment ago, and whose
@@ -123,30 +80,11 @@ func randomUint(t *testing.T) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// proc is one redis-server (or sentinel) process of the test's own.
-type proc struct {
-	t      *testing.T
-	name   string
-	addr   string
-	port   int
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startRedis starts redis-server on a free loopback port in a directory of
-// its own, with args after the listening options (a config file first when
-// conf is not empty), and waits until it answers PING. Cleanup kills it.
-func startRedis(t *testing.T, name, conf string, args ...string) *proc {
+// startRedis starts redis-server on a free loopback port (its cluster bus
+// port free too) in a directory of its own, with args after the listening
+// options (a config file first when conf is not empty), and waits until it
+// answers PING. Cleanup kills it.
+func startRedis(t *testing.T, name, conf string, args ...string) *proc.Redis {
 	t.Helper()
 	return startRedisPing(t, name, conf, nil, args...)
 }
@@ -154,104 +92,22 @@ func startRedis(t *testing.T, name, conf string, args ...string) *proc {
 // startRedisPing is startRedis for a server that wants more than a plain
 // PING (TLS, a user): ping adjusts the options of the client that waits.
 // "{port}" and "{dir}" in conf and args stand for the port and directory.
-func startRedisPing(t *testing.T, name, conf string, ping func(*redis.Options), args ...string) *proc {
+func startRedisPing(t *testing.T, name, conf string, ping func(*redis.Options), args ...string) *proc.Redis {
 	t.Helper()
-	exe := needRedis(t)
-	p := &proc{t: t, name: name, port: freePort(t), dir: t.TempDir(), exited: make(chan struct{})}
-	p.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
-	fill := strings.NewReplacer("{port}", strconv.Itoa(p.port), "{dir}", p.dir).Replace
-	var argv []string
+	port := strconv.Itoa(freePort(t))
+	r := &proc.Redis{Name: name, Exe: needRedis(t), Addr: net.JoinHostPort("127.0.0.1", port), Dir: t.TempDir(), Ping: ping}
+	fill := strings.NewReplacer("{port}", port, "{dir}", r.Dir).Replace
 	if conf != "" {
-		path := filepath.Join(p.dir, name+".conf")
-		if err := os.WriteFile(path, []byte(fill(conf)), 0o600); err != nil {
+		r.Config = filepath.Join(r.Dir, name+".conf")
+		if err := os.WriteFile(r.Config, []byte(fill(conf)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		argv = append(argv, path)
 	}
-	argv = append(argv, "--port", strconv.Itoa(p.port), "--bind", "127.0.0.1", "--dir", p.dir, "--daemonize", "no")
 	for _, a := range args {
-		argv = append(argv, fill(a))
+		r.Args = append(r.Args, fill(a))
 	}
-	logFile, err := os.Create(filepath.Join(p.dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = logFile.Close() }()
-	p.cmd = exec.Command(exe, argv...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			p.logTail()
-		}
-	})
-
-	opt := &redis.Options{Addr: p.addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1}
-	if ping != nil {
-		ping(opt)
-	}
-	c := redis.NewClient(opt)
-	defer func() { _ = c.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		switch {
-		case err == nil:
-			return p
-		case p.gone():
-			p.logTail()
-			t.Fatalf("%s exited at start", name)
-		case time.Now().After(deadline):
-			p.logTail()
-			t.Fatalf("%s on %s does not answer: %v", name, p.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *proc) gone() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill ends the process with SIGKILL (no shutdown, no final write) and waits
-// until it is reaped.
-func (p *proc) kill() {
-	if p.gone() {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		p.t.Errorf("%s (PID %d) not reaped 5s after SIGKILL", p.name, p.cmd.Process.Pid)
-	}
-}
-
-func (p *proc) logTail() {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "log"))
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	p.t.Logf("%s log (tail):\n%s", p.name, b)
-}
-
-// client is a go-redis client of the test's own on p (closed at cleanup).
-func (p *proc) client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: p.addr, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
-	p.t.Cleanup(func() { _ = c.Close() })
-	return c
+	r.Start(t)
+	return r
 }
 
 // waitFor polls cond every 50 ms until it holds or d has passed.
@@ -286,7 +142,7 @@ type service struct {
 func serviceEnv(t *testing.T, secret string) map[string]string {
 	return map[string]string{
 		"JWT_SECRET":        secret,
-		"DEMO_USER":         "scale" + randomHex(t, 4) + ":pw-" + randomHex(t, 4),
+		"DEMO_USER":         "scale" + proc.RandomHex(t, 4) + ":pw-" + proc.RandomHex(t, 4),
 		"ARGON2_TIME":       "1",
 		"ARGON2_MEMORY_KIB": "1024",
 		"ACCESS_TTL":        "2m",
@@ -312,8 +168,8 @@ func startService(t *testing.T, name string, vars map[string]string) *service {
 	c := &http.Client{Timeout: time.Second}
 	defer c.CloseIdleConnections()
 	for {
-		a, err := call(ctx, c, http.MethodGet, s.base+"/public/ping", "", nil)
-		if err == nil && a.status == http.StatusOK {
+		a, err := proc.Call(ctx, c, http.MethodGet, s.base+"/public/ping", "", nil)
+		if err == nil && a.Status == http.StatusOK {
 			return s
 		}
 		select {
@@ -349,7 +205,7 @@ func launch(t *testing.T, name string, vars map[string]string) (*service, error)
 		return nil, err
 	}
 	defer func() { _ = logFile.Close() }()
-	s.cmd = exec.Command(binary(t))
+	s.cmd = exec.Command(build.Binary(t))
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -383,55 +239,7 @@ func (s *service) exit(d time.Duration) (string, bool) {
 }
 
 func (s *service) logTail() {
-	b, _ := os.ReadFile(s.logPath)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	s.t.Logf("service log (tail):\n%s", b)
-}
-
-// pair is the token pair of login and refresh.
-type pair struct {
-	Access  string `json:"accessToken"`
-	Refresh string `json:"refreshToken"`
-}
-
-// answer is a response read whole.
-type answer struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (a answer) String() string { return fmt.Sprintf("%d %q", a.status, a.body) }
-
-// call sends one request and reads the whole answer. form, when not nil, is
-// sent urlencoded; bearer, when not empty, as Authorization.
-func call(ctx context.Context, c *http.Client, method, u, bearer string, form url.Values) (answer, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return answer{}, err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if err != nil {
-		return answer{status: resp.StatusCode}, err
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
+	s.t.Logf("service log (tail):\n%s", proc.TailFile(s.logPath, 4000))
 }
 
 // client is the HTTP client of one test against its services.
@@ -448,24 +256,24 @@ func newClient(t *testing.T, ctx context.Context) *client {
 }
 
 // do sends a request and fails the test unless the answer has status want.
-func (c *client) do(want int, method, u, bearer string, form url.Values) answer {
+func (c *client) do(want int, method, u, bearer string, form url.Values) proc.Answer {
 	c.t.Helper()
-	a, err := call(c.ctx, c.c, method, u, bearer, form)
-	if err != nil || a.status != want {
+	a, err := proc.Call(c.ctx, c.c, method, u, bearer, form)
+	if err != nil || a.Status != want {
 		c.t.Fatalf("%s %s: got %v %v, want %d", method, u, a, err, want)
 	}
 	return a
 }
 
 // login logs user in on s and returns the pair.
-func (c *client) login(s *service, user, pass string) pair {
+func (c *client) login(s *service, user, pass string) proc.Pair {
 	c.t.Helper()
 	a := c.do(http.StatusOK, http.MethodPost, s.base+"/public/login", "", url.Values{"username": {user}, "password": {pass}})
 	return decodePair(c.t, a)
 }
 
 // refresh rotates p's refresh token on s.
-func (c *client) refresh(s *service, p pair) pair {
+func (c *client) refresh(s *service, p proc.Pair) proc.Pair {
 	c.t.Helper()
 	return decodePair(c.t, c.do(http.StatusOK, http.MethodPost, s.base+"/public/refresh", p.Refresh, nil))
 }
@@ -474,8 +282,8 @@ func (c *client) refresh(s *service, p pair) pair {
 func (c *client) welcome(s *service, access string, want int) {
 	c.t.Helper()
 	a := c.do(want, http.MethodGet, s.base+"/user/welcome", access, nil)
-	if want == http.StatusOK && !strings.HasPrefix(a.body, "Welcome ! ") {
-		c.t.Fatalf("welcome body %q", a.body)
+	if want == http.StatusOK && !strings.HasPrefix(a.Body, "Welcome ! ") {
+		c.t.Fatalf("welcome body %q", a.Body)
 	}
 }
 
@@ -488,7 +296,7 @@ func (c *client) sessions(s *service, access string) []string {
 			ID string `json:"id"`
 		} `json:"sessions"`
 	}
-	if err := json.Unmarshal([]byte(a.body), &body); err != nil {
+	if err := json.Unmarshal([]byte(a.Body), &body); err != nil {
 		c.t.Fatalf("sessions %v: %v", a, err)
 	}
 	var ids []string
@@ -498,10 +306,10 @@ func (c *client) sessions(s *service, access string) []string {
 	return ids
 }
 
-func decodePair(t *testing.T, a answer) pair {
+func decodePair(t *testing.T, a proc.Answer) proc.Pair {
 	t.Helper()
-	var p pair
-	if err := json.Unmarshal([]byte(a.body), &p); err != nil || p.Access == "" || p.Refresh == "" {
+	var p proc.Pair
+	if err := json.Unmarshal([]byte(a.Body), &p); err != nil || p.Access == "" || p.Refresh == "" {
 		t.Fatalf("token pair answer %v: %v", a, err)
 	}
 	return p

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-redis/redis/v8"
+
+	"go-jwt/test/proc"
 )
 
 // Sentinel settings of the test (docs/SCALING.md): a master is down after
@@ -29,8 +30,8 @@ const (
 
 // sentinelSet is a master, its replica and three sentinels watching them.
 type sentinelSet struct {
-	master, replica *proc
-	sentinels       []*proc
+	master, replica *proc.Redis
+	sentinels       []*proc.Redis
 }
 
 // startSentinels starts the set and waits until every sentinel knows the
@@ -47,10 +48,10 @@ func startSentinels(t *testing.T) *sentinelSet {
 	s.master = startRedis(t, "master", "", "--save", "", "--appendonly", "no",
 		"--min-replicas-to-write", "1", "--min-replicas-max-lag", "10", "--repl-diskless-sync-delay", "0")
 	s.replica = startRedis(t, "replica", "", "--save", "", "--appendonly", "no",
-		"--replicaof", "127.0.0.1", fmt.Sprint(s.master.port))
+		"--replicaof", "127.0.0.1", fmt.Sprint(s.master.Port()))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	mc := s.master.client()
+	mc := s.master.Client()
 	waitFor(t, 10*time.Second, "replica in sync and counted as good", func() (bool, string) {
 		info, err := mc.Info(ctx, "replication").Result()
 		return err == nil && infoField(info, "min_slaves_good_slaves") == "1", info
@@ -58,14 +59,14 @@ func startSentinels(t *testing.T) *sentinelSet {
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n"+
 		"sentinel down-after-milliseconds %[1]s %[3]d\n"+
 		"sentinel failover-timeout %[1]s %[4]d\n"+
-		"sentinel parallel-syncs %[1]s 1\n", masterName, s.master.port, downAfterMS, failoverMS)
+		"sentinel parallel-syncs %[1]s 1\n", masterName, s.master.Port(), downAfterMS, failoverMS)
 	for range 3 {
 		s.sentinels = append(s.sentinels, startRedis(t, "sentinel", conf, "--sentinel"))
 	}
 	for _, sp := range s.sentinels {
-		sc := redis.NewSentinelClient(&redis.Options{Addr: sp.addr})
+		sc := redis.NewSentinelClient(&redis.Options{Addr: sp.Addr})
 		t.Cleanup(func() { _ = sc.Close() })
-		waitFor(t, 15*time.Second, "sentinel "+sp.addr+" ready", func() (bool, string) {
+		waitFor(t, 15*time.Second, "sentinel "+sp.Addr+" ready", func() (bool, string) {
 			m, err := sc.Master(ctx, masterName).Result()
 			return err == nil && m["num-other-sentinels"] == "2" && m["num-slaves"] == "1", fmt.Sprint(m, err)
 		})
@@ -78,7 +79,7 @@ type sample struct {
 	start, end time.Time
 	status     int // 0: no HTTP answer
 	err        string
-	login      *pair // a login's pair, when it got one
+	login      *proc.Pair // a login's pair, when it got one
 }
 
 // recorder keeps every sample of the load.
@@ -112,9 +113,9 @@ func TestSentinelFailover(t *testing.T) {
 	set := startSentinels(t)
 	var sentinelAddrs []string
 	for _, sp := range set.sentinels {
-		sentinelAddrs = append(sentinelAddrs, sp.addr)
+		sentinelAddrs = append(sentinelAddrs, sp.Addr)
 	}
-	vars := serviceEnv(t, randomHex(t, 32))
+	vars := serviceEnv(t, proc.RandomHex(t, 32))
 	vars["REDIS_ADDRS"] = strings.Join(sentinelAddrs, ",")
 	vars["REDIS_MASTER_NAME"] = masterName
 	svc := startService(t, "service", vars)
@@ -127,7 +128,7 @@ func TestSentinelFailover(t *testing.T) {
 	// Sessions issued well before the kill: one per load client, and more
 	// that only the final check uses.
 	const clients = 8
-	var before []pair
+	var before []proc.Pair
 	for range clients + 12 {
 		before = append(before, c.login(svc, svc.user, svc.pass))
 	}
@@ -148,15 +149,15 @@ func TestSentinelFailover(t *testing.T) {
 			default:
 			}
 			s := sample{start: time.Now()}
-			a, err := call(ctx, hc, method, svc.base+path, bearer, form)
-			s.end, s.status = time.Now(), a.status
+			a, err := proc.Call(ctx, hc, method, svc.base+path, bearer, form)
+			s.end, s.status = time.Now(), a.Status
 			if err != nil {
 				s.err = err.Error()
 			}
-			if form != nil && a.status == http.StatusOK {
-				var p pair
-				if json.Unmarshal([]byte(a.body), &p) != nil || p.Access == "" {
-					s.err = "login answer without a pair: " + a.body
+			if form != nil && a.Status == http.StatusOK {
+				var p proc.Pair
+				if json.Unmarshal([]byte(a.Body), &p) != nil || p.Access == "" {
+					s.err = "login answer without a pair: " + a.Body
 				}
 				s.login = &p
 			}
@@ -173,11 +174,11 @@ func TestSentinelFailover(t *testing.T) {
 
 	// The replica's own view: when it became master.
 	promoted := make(chan time.Time, 1)
-	rc := set.replica.client()
+	rc := set.replica.Client()
 
 	time.Sleep(time.Second)
 	killed := time.Now()
-	set.master.kill()
+	set.master.Kill()
 	go func() {
 		for ctx.Err() == nil {
 			if info, err := rc.Info(ctx, "replication").Result(); err == nil && infoField(info, "role") == "master" {
@@ -267,13 +268,13 @@ func TestSentinelFailover(t *testing.T) {
 		if d := killed.Sub(s.end); closest < 0 || d < closest {
 			closest = d
 		}
-		a, err := call(ctx, c.c, http.MethodGet, svc.base+"/user/welcome", s.login.Access, nil)
+		a, err := proc.Call(ctx, c.c, http.MethodGet, svc.base+"/user/welcome", s.login.Access, nil)
 		switch {
 		case err != nil:
 			t.Fatalf("welcome after the failover: %v", err)
-		case a.status == http.StatusUnauthorized:
+		case a.Status == http.StatusUnauthorized:
 			lost = append(lost, killed.Sub(s.end))
-		case a.status != http.StatusOK:
+		case a.Status != http.StatusOK:
 			t.Errorf("login acknowledged before the kill: welcome %v", a)
 		}
 	}
@@ -308,8 +309,8 @@ func TestSentinelFailover(t *testing.T) {
 
 // switchMasterAt reads from a sentinel's log when it switched to the new
 // master, as a duration since killed ("-" when it did not).
-func switchMasterAt(sp *proc, killed time.Time) string {
-	b, err := os.ReadFile(filepath.Join(sp.dir, "log"))
+func switchMasterAt(sp *proc.Redis, killed time.Time) string {
+	b, err := os.ReadFile(sp.LogPath())
 	if err != nil {
 		return "-"
 	}
@@ -336,21 +337,21 @@ func TestMinReplicasRefusesWritesWithoutReplica(t *testing.T) {
 	master := startRedis(t, "master", "", "--save", "", "--appendonly", "no",
 		"--min-replicas-to-write", "1", "--min-replicas-max-lag", "10", "--repl-diskless-sync-delay", "0")
 	replica := startRedis(t, "replica", "", "--save", "", "--appendonly", "no",
-		"--replicaof", "127.0.0.1", fmt.Sprint(master.port))
+		"--replicaof", "127.0.0.1", fmt.Sprint(master.Port()))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	mc := master.client()
+	mc := master.Client()
 	waitFor(t, 10*time.Second, "replica counted as good", func() (bool, string) {
 		info, err := mc.Info(ctx, "replication").Result()
 		return err == nil && infoField(info, "min_slaves_good_slaves") == "1", info
 	})
-	vars := serviceEnv(t, randomHex(t, 32))
-	vars["REDIS_ADDR"] = master.addr
+	vars := serviceEnv(t, proc.RandomHex(t, 32))
+	vars["REDIS_ADDR"] = master.Addr
 	svc := startService(t, "service", vars)
 	c := newClient(t, ctx)
 	p := c.login(svc, svc.user, svc.pass)
 
-	replica.kill()
+	replica.Kill()
 	waitFor(t, 5*time.Second, "replica gone", func() (bool, string) {
 		info, err := mc.Info(ctx, "replication").Result()
 		return err == nil && infoField(info, "min_slaves_good_slaves") == "0", info

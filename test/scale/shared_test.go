@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"go-jwt/test/proc"
 )
 
 // TestTwoInstancesShareRevocation runs two service processes on one Redis
@@ -12,8 +14,8 @@ import (
 // the other refuses on the very next request (no cache on either side).
 func TestTwoInstancesShareRevocation(t *testing.T) {
 	r := startRedis(t, "redis", "", "--save", "", "--appendonly", "no")
-	vars := serviceEnv(t, randomHex(t, 32))
-	vars["REDIS_ADDR"] = r.addr
+	vars := serviceEnv(t, proc.RandomHex(t, 32))
+	vars["REDIS_ADDR"] = r.Addr
 	a := startService(t, "instance-a", vars)
 	b := startService(t, "instance-b", vars) // same demo user: created once, found by the second
 

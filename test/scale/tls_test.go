@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-redis/redis/v8"
+
+	"go-jwt/test/proc"
 )
 
 // authority is a test CA: its certificate file and what signs with it.
@@ -112,8 +114,8 @@ func TestTLSAndACLUser(t *testing.T) {
 		o.Username, o.Password = user, pass
 	}, "--port", "0", "--tls-port", "{port}", "--save", "", "--appendonly", "no")
 
-	vars := serviceEnv(t, randomHex(t, 32))
-	vars["REDIS_ADDR"] = r.addr
+	vars := serviceEnv(t, proc.RandomHex(t, 32))
+	vars["REDIS_ADDR"] = r.Addr
 	vars["REDIS_TLS"] = "on"
 	vars["REDIS_TLS_CA"] = ca.certPath
 	vars["REDIS_USERNAME"] = user
@@ -141,7 +143,7 @@ func TestTLSAndACLUser(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := serviceEnv(t, randomHex(t, 32))
+			env := serviceEnv(t, proc.RandomHex(t, 32))
 			for k, v := range vars {
 				env[k] = v
 			}
