@@ -1,18 +1,8 @@
 package routers_test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,45 +11,15 @@ import (
 	"go-jwt/utils"
 )
 
-// keyFiles generates a key of alg and writes it to t.TempDir(): the
-// private key as PKCS #8 PEM, the public key as PKIX PEM (what `openssl
-// genpkey` and `openssl pkey -pubout` write). kid is its thumbprint.
+// keyFiles generates a key of alg and writes it to t.TempDir() (private
+// key as PKCS #8 PEM, public key as PKIX PEM); kid is its thumbprint.
 func keyFiles(t testing.TB, alg string) (private, public, kid string) {
 	t.Helper()
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch alg {
-	case utils.AlgEdDSA:
-		_, k, err = ed25519.GenerateKey(rand.Reader)
-	case utils.AlgES256:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case utils.AlgRS256:
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		t.Fatalf("no key for %s", alg)
-	}
+	k := testkit.Signer(t, alg)
+	private, public = testkit.KeyFiles(t, k)
+	kid, err := utils.Thumbprint(k.Public())
 	if err != nil {
 		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kid, err = utils.Thumbprint(k.Public()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	private, public = filepath.Join(dir, "signing.pem"), filepath.Join(dir, "signing.pub.pem")
-	for path, b := range map[string]*pem.Block{private: {Type: "PRIVATE KEY", Bytes: der}, public: {Type: "PUBLIC KEY", Bytes: pub}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return private, public, kid
 }

@@ -1,9 +1,9 @@
 package routers_test
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
+	"go-jwt/test/testkit"
 	"os"
 	"strings"
 	"sync"
@@ -14,7 +14,7 @@ import (
 // they were handed: after the whole run, TestMain fails the package if the
 // log holds any token, any token's signature, or the test secret.
 var (
-	runLog = &syncBuffer{}
+	runLog = &testkit.SyncBuffer{}
 	given  = &tokenList{}
 )
 
@@ -70,23 +70,6 @@ func TestLeakCheckFindsALeak(t *testing.T) {
 	if got := leaked("msg=clean", []string{tok}); len(got) != 0 {
 		t.Fatalf("false alarm: %q", got)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type tokenList struct {

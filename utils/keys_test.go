@@ -28,52 +28,6 @@ import (
 
 var asymmetric = []string{utils.AlgEdDSA, utils.AlgES256, utils.AlgRS256}
 
-// newSigner generates a fresh key of alg (RSA: 2048 bits).
-func newSigner(t testing.TB, alg string) crypto.Signer {
-	t.Helper()
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch alg {
-	case utils.AlgEdDSA:
-		_, k, err = ed25519.GenerateKey(rand.Reader)
-	case utils.AlgES256:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case utils.AlgRS256:
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil || k == nil {
-		t.Fatalf("generate %s key: %v", alg, err)
-	}
-	return k
-}
-
-// writePEM writes one PEM block to a file of t.TempDir() and returns its path.
-func writePEM(t testing.TB, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// keyFiles writes k as PKCS #8 and its public key as PKIX PEM files, the
-// way `openssl genpkey` and `openssl pkey -pubout` do.
-func keyFiles(t testing.TB, k crypto.Signer) (private, public string) {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writePEM(t, "key.pem", "PRIVATE KEY", der), writePEM(t, "key.pub.pem", "PUBLIC KEY", pub)
-}
-
 // loadedKeys is a key of alg written to PEM files and read back the way
 // start-up reads JWT_PRIVATE_KEY and JWT_PUBLIC_KEYS.
 type loadedKeys struct {
@@ -86,7 +40,7 @@ type loadedKeys struct {
 
 func loadKey(t testing.TB, alg string) loadedKeys {
 	t.Helper()
-	priv, pub := keyFiles(t, newSigner(t, alg))
+	priv, pub := testkit.KeyFiles(t, testkit.Signer(t, alg))
 	signer, err := utils.ReadPrivateKey(priv, alg)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +103,7 @@ func TestAsymmetricParse(t *testing.T) {
 			if alg == utils.AlgRS256 {
 				other = utils.AlgES256
 			}
-			otherKey := newSigner(t, other)
+			otherKey := testkit.Signer(t, other)
 
 			rotated := keyCodec(t, clock, alg, cur.signer, old.public) // new key signs, the old one is still accepted
 			current := keyCodec(t, clock, alg, cur.signer)             // the old key is gone
@@ -380,20 +334,20 @@ func fromJWK(t *testing.T, j utils.JWK) crypto.PublicKey {
 }
 
 func TestReadKeys(t *testing.T) {
-	ed, ec, rs := newSigner(t, utils.AlgEdDSA), newSigner(t, utils.AlgES256), newSigner(t, utils.AlgRS256)
-	edPriv, edPub := keyFiles(t, ed)
-	ecPriv, ecPub := keyFiles(t, ec)
-	rsPriv, rsPub := keyFiles(t, rs)
+	ed, ec, rs := testkit.Signer(t, utils.AlgEdDSA), testkit.Signer(t, utils.AlgES256), testkit.Signer(t, utils.AlgRS256)
+	edPriv, edPub := testkit.KeyFiles(t, ed)
+	ecPriv, ecPub := testkit.KeyFiles(t, ec)
+	rsPriv, rsPub := testkit.KeyFiles(t, rs)
 	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p384Priv, _ := keyFiles(t, p384)
+	p384Priv, _ := testkit.KeyFiles(t, p384)
 	small, err := rsa.GenerateKey(rand.Reader, 1024) //nolint:gosec // refused on purpose
 	if err != nil {
 		t.Fatal(err)
 	}
-	smallPriv, smallPub := keyFiles(t, small)
+	smallPriv, smallPub := testkit.KeyFiles(t, small)
 	sec1, err := x509.MarshalECPrivateKey(ec.(*ecdsa.PrivateKey))
 	if err != nil {
 		t.Fatal(err)
@@ -403,8 +357,8 @@ func TestReadKeys(t *testing.T) {
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pkcs1 := writePEM(t, "rsa.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rs.(*rsa.PrivateKey)))
-	pkcs1Pub := writePEM(t, "rsa.pub.pem", "RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(rs.Public().(*rsa.PublicKey)))
+	pkcs1 := testkit.WritePEM(t, "rsa.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rs.(*rsa.PrivateKey)))
+	pkcs1Pub := testkit.WritePEM(t, "rsa.pub.pem", "RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(rs.Public().(*rsa.PublicKey)))
 	two := filepath.Join(t.TempDir(), "two.pem")
 	a, _ := os.ReadFile(edPub)
 	b, _ := os.ReadFile(ecPub)
@@ -469,8 +423,8 @@ func TestReadKeys(t *testing.T) {
 }
 
 func TestNewKeysRefuses(t *testing.T) {
-	ed := newSigner(t, utils.AlgEdDSA)
-	ec := newSigner(t, utils.AlgES256)
+	ed := testkit.Signer(t, utils.AlgEdDSA)
+	ec := testkit.Signer(t, utils.AlgES256)
 	for _, tt := range []struct {
 		name   string
 		alg    string

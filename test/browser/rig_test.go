@@ -30,8 +30,8 @@ type rig struct {
 	clock *testkit.Clock
 	redis *miniredis.Miniredis
 	hits  *hitLog
-	log   *syncBuffer // the service's log
-	shots string      // screenshot folder, kept after the test
+	log   *testkit.SyncBuffer // the service's log
+	shots string              // screenshot folder, kept after the test
 
 	console *consoleLog
 	browser context.Context // the first tab; it owns the browser
@@ -51,7 +51,7 @@ func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
 		api:   "http://" + apiLn.Addr().String(),
 		clock: testkit.NewClock(),
 		hits:  &hitLog{},
-		log:   &syncBuffer{},
+		log:   &testkit.SyncBuffer{},
 	}
 	pageOrigin := "http://" + pageLn.Addr().String()
 	r.page = pageOrigin + "/?api=" + r.api
