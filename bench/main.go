@@ -350,7 +350,7 @@ func loginVersusHash(addr string, n int) (login, hash time.Duration, err error) 
 func memoryPerSession(rdb *redis.Client, n int) (float64, error) {
 	ctx := context.Background()
 	now := time.Now
-	users := utils.NewUsers(rdb)
+	users := utils.NewUsers(rdb, []string{"user"})
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: 1024, Time: 1, Threads: 1}, 1, time.Second)
 	if err != nil {
 		return 0, err
@@ -359,10 +359,17 @@ func memoryPerSession(rdb *redis.Client, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	versions := make([]string, n) // a session is opened for the account version it was signed for
 	for i := range n {
-		if err := users.Create(ctx, "user"+strconv.Itoa(i), hash, now()); err != nil {
+		name := "user" + strconv.Itoa(i)
+		if err := users.Create(ctx, name, hash, []string{"user"}, now()); err != nil {
 			return 0, err
 		}
+		a, err := users.Account(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		versions[i] = a.Version
 	}
 	before, err := usedMemory(rdb)
 	if err != nil {
@@ -375,9 +382,9 @@ func memoryPerSession(rdb *redis.Client, n int) (float64, error) {
 	for g := range 16 {
 		wg.Go(func() {
 			for i := g; i < n; i += 16 {
-				p, err := codec.Issue("user"+strconv.Itoa(i), uuid.NewString(), now())
+				p, err := codec.Issue("user"+strconv.Itoa(i), uuid.NewString(), now(), []string{"user"})
 				if err == nil {
-					err = store.Create(ctx, &p, utils.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
+					err = store.Create(ctx, &p, utils.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}, versions[i])
 				}
 				if err != nil {
 					errs <- err

@@ -89,6 +89,9 @@ type Config struct {
 	// MaxSessions caps the live sessions of one user; the oldest goes first.
 	MaxSessions int
 
+	// DefaultRoles are the roles of a new user (DEFAULT_ROLES), sorted.
+	DefaultRoles []string
+
 	// Password hashing (argon2id) parameters and the number of hashes allowed
 	// to run at once.
 	Argon2Memory   uint32 // KiB

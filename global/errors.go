@@ -40,6 +40,20 @@ var (
 	ErrInvalidToken = errors.New("invalid token")
 )
 
+// Roles and administration (SPEC §10).
+var (
+	// ErrForbidden: signed in, but a required role is missing (403 forbidden).
+	ErrForbidden = errors.New("forbidden: a required role is missing")
+	// ErrAccountLocked: the right credentials of an account an admin locked.
+	ErrAccountLocked = errors.New("account locked")
+	// ErrLastAdmin: the change would leave no unlocked admin (409 conflict).
+	ErrLastAdmin = errors.New("that would leave no unlocked admin")
+	// ErrAccountChanged: the account changed between reading it and
+	// writing a session for it (roles, lock, password); the caller reads it
+	// again. Never shown to a client.
+	ErrAccountChanged = errors.New("account changed meanwhile")
+)
+
 // Token failures, each with its own reason (for logs and metrics) and the
 // common parent ErrInvalidToken (for the client).
 var (

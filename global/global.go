@@ -29,3 +29,20 @@ const (
 	// KeySession + "{name}:" + sid is a string with one session's state.
 	KeySession = "s:"
 )
+
+// Keys of roles and administration (SPEC §10). A user's roles, lock and
+// account version live in the user's own hash (KeyUser); these two are the
+// only keys shared by every user, each a single key (one slot on a Cluster).
+const (
+	// KeyUserIndex is a sorted set of every username (score 0), paged by
+	// name with ZRANGEBYLEX for the admin listing.
+	KeyUserIndex = "users"
+	// KeyAdmins is a hash of the unlocked admins (name → the ticket of the
+	// change that made them one) and tombstones of former ones (→ minus
+	// the ticket), plus the ticket counter in field "#": the one place the
+	// last-admin check is decided atomically (utils/accounts).
+	KeyAdmins = "admins"
+)
+
+// RoleAdmin is the role the /admin group requires.
+const RoleAdmin = "admin"

@@ -111,6 +111,8 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		c.SecretGenerated = true
 	}
 
+	r.defaultRoles(&c) // DEFAULT_ROLES
+
 	demo := getenv("DEMO_USER")
 	if demo == "" && !c.Release {
 		demo = "kesa:123"
@@ -256,5 +258,24 @@ func (r *envReader) tokenKeys(c *global.Config) {
 		r.fail("INTROSPECT_SECRET", "must differ from JWT_SECRET: whoever holds JWT_SECRET can sign tokens")
 	default:
 		c.IntrospectSecret = []byte(s)
+	}
+}
+
+// defaultRoles reads DEFAULT_ROLES, the roles of a new user (SPEC §10),
+// validated like every role. admin is refused: with open registration
+// anyone could make themselves an admin.
+func (r *envReader) defaultRoles(c *global.Config) {
+	list := r.list("DEFAULT_ROLES")
+	if len(list) == 0 {
+		list = []string{"user"}
+	}
+	roles, err := utils.ParseRoles(list)
+	switch {
+	case err != nil:
+		r.fail("DEFAULT_ROLES", "%s", strings.TrimPrefix(err.Error(), global.ErrInvalidRequest.Error()+": "))
+	case utils.HasRole(roles, global.RoleAdmin):
+		r.fail("DEFAULT_ROLES", "must not hold %s: every new user (open registration too) would be an admin; make admins with `go-jwt user roles NAME admin`", global.RoleAdmin)
+	default:
+		c.DefaultRoles = roles
 	}
 }

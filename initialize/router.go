@@ -18,6 +18,7 @@ import (
 	"go-jwt/middleware"
 	"go-jwt/routers"
 	"go-jwt/utils"
+	"go-jwt/utils/accounts"
 )
 
 // NewLogger returns the service's logger: JSON in release mode (for log
@@ -44,14 +45,12 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	}
 	tokens := utils.NewJWTWithKeys(keys, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
 	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
-	users := utils.NewUsers(rdb)
-	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
-		cfg.HashConcurrent, cfg.HashWait)
+	users, accts, hasher, err := Accounts(ctx, cfg, rdb, log, now)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.DemoUser != "" {
-		if err := ensureUser(ctx, users, hasher, cfg.DemoUser, cfg.DemoPassword, now()); err != nil {
+		if err := ensureUser(ctx, users, accts, hasher, cfg.DemoUser, cfg.DemoPassword); err != nil {
 			return nil, fmt.Errorf("DEMO_USER: %w", err)
 		}
 		log.Info("demo user ready", "user", cfg.DemoUser)
@@ -65,11 +64,14 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
 	}
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
 		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
+
+		Admin:     &v1.Admin{Accounts: accts, Sessions: sessions, Hasher: hasher, Events: m, Log: log},
+		AdminAuth: middleware.RequireRole(global.RoleAdmin),
 
 		JWKS:           &v1.JWKS{Keys: keys.JWKS()},
 		Introspect:     introspect,
@@ -91,18 +93,42 @@ func metricsOnMain(cfg global.Config, m *metrics.Metrics) http.Handler {
 	return m.Handler()
 }
 
-// ensureUser creates the user unless it exists: start-up is idempotent and
-// never overwrites a password the user has since changed.
-func ensureUser(ctx context.Context, users *utils.Users, hasher *utils.Hasher, name, password string, now time.Time) error {
-	if _, err := users.PasswordHash(ctx, name); !errors.Is(err, global.ErrUserNotFound) {
+// ensureUser creates the user unless it exists, with the default roles:
+// start-up is idempotent and never overwrites a password the user has since
+// changed.
+func ensureUser(ctx context.Context, users *utils.Users, accts *accounts.Store, hasher *utils.Hasher, name, password string) error {
+	if _, err := users.Account(ctx, name); !errors.Is(err, global.ErrUserNotFound) {
 		return err
 	}
 	hash, err := hasher.Hash(ctx, password)
 	if err != nil {
 		return err
 	}
-	if err := users.Create(ctx, name, hash, now); err != nil && !errors.Is(err, global.ErrConflict) {
+	if _, err := accts.Create(ctx, name, hash, nil); err != nil && !errors.Is(err, global.ErrConflict) {
 		return err
 	}
 	return nil
+}
+
+// Accounts builds what keeps the accounts on rdb (the user store, the
+// account store of the admin API and the password hasher) exactly as both
+// the server and the operator command line (package cli) use them. It first
+// indexes the accounts stored before the user index existed.
+func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (
+	*utils.Users, *accounts.Store, *utils.Hasher, error) {
+	users := utils.NewUsers(rdb, cfg.DefaultRoles)
+	accts := accounts.New(rdb, users, cfg.DefaultRoles, now)
+	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
+		cfg.HashConcurrent, cfg.HashWait)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, err := accts.Backfill(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("indexing the users: %w", err)
+	}
+	if n > 0 {
+		log.Info("user index built", "users", n)
+	}
+	return users, accts, hasher, nil
 }

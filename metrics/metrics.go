@@ -28,6 +28,7 @@ type Metrics struct {
 	rateLimited   prometheus.Counter
 	redisLatency  *prometheus.HistogramVec
 	redisErrors   *prometheus.CounterVec
+	adminActions  *prometheus.CounterVec
 }
 
 // New returns the metrics, registered on a fresh registry.
@@ -63,7 +64,11 @@ func New() *Metrics {
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_errors_total", Help: "Failed Redis calls by command.",
 		}, []string{"command"}),
+		adminActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwt_admin_actions_total", Help: "Admin actions done, by action (create, roles, lock, unlock, password, logout-all, delete).",
+		}, []string{"action"}),
 	}
+	m.Registry.MustRegister(m.adminActions)
 	m.Registry.MustRegister(m.requests, m.latency, m.tokens, m.rejected, m.revoked, m.loginFailures, m.rateLimited,
 		m.redisLatency, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,6 +103,9 @@ func (m *Metrics) LoginFailed() { m.loginFailures.Inc() }
 
 // RateLimited counts a request refused by the limits.
 func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
+
+// AdminAction counts one admin action (SPEC §10).
+func (m *Metrics) AdminAction(action string) { m.adminActions.WithLabelValues(action).Inc() }
 
 // RedisHook returns a go-redis hook that times every command and pipeline
 // and counts failures (redis.Nil is an answer, not a failure).

@@ -46,7 +46,7 @@ func FuzzJWTHeader(f *testing.F) {
 		func() time.Time { return now })
 	tok, refresh, ok := strings.Cut(os.Getenv(fuzzTokensEnv), " ")
 	if !ok {
-		p, err := codec.Issue("kesa", "fuzz-session", now)
+		p, err := codec.Issue("kesa", "fuzz-session", now, nil)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func (liveSessions) CheckAccess(context.Context, *utils.Claims) error { return n
 func BenchmarkJWT(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
 	codec := utils.NewJWT([]byte("0123456789abcdef0123456789abcdef"), "jwt-demo", 15*time.Minute, time.Hour, 2*time.Hour, time.Now)
-	p, err := codec.Issue("kesa", "7d1c4f3e-9a0b-4c1d-8e2f-3a4b5c6d7e8f", time.Now())
+	p, err := codec.Issue("kesa", "7d1c4f3e-9a0b-4c1d-8e2f-3a4b5c6d7e8f", time.Now(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

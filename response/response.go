@@ -35,6 +35,12 @@ const (
 	CodeInternal           = "internal_error"
 )
 
+// Error codes added by SPEC §10 (roles and administration).
+const (
+	CodeForbidden     = "forbidden"
+	CodeAccountLocked = "account_locked"
+)
+
 // rule maps one sentinel to an answer. An empty message means: use the
 // error's own text, which for these errors is written for a person and holds
 // nothing secret.
@@ -59,6 +65,11 @@ var rules = []rule{
 	{global.ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "too many attempts, try again later"},
 	{global.ErrBusy, http.StatusServiceUnavailable, CodeUnavailable, "server busy, try again shortly"},
 	{global.ErrStoreUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "service temporarily unavailable, try again shortly"},
+
+	// Roles and administration (SPEC §10).
+	{global.ErrForbidden, http.StatusForbidden, CodeForbidden, "this needs a role you do not have"},
+	{global.ErrAccountLocked, http.StatusForbidden, CodeAccountLocked, "this account is locked; ask an administrator"},
+	{global.ErrLastAdmin, http.StatusConflict, CodeConflict, "that would leave no unlocked admin"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

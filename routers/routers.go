@@ -1,5 +1,6 @@
-// Package routers assembles the Gin engine: the public group (no token) and
-// the private group, every route of which sits behind the JWT middleware.
+// Package routers assembles the Gin engine: the public group (no token),
+// the private group, every route of which sits behind the JWT middleware,
+// and the admin group, behind the JWT middleware and the admin role.
 package routers
 
 import (
@@ -32,7 +33,13 @@ type Deps struct {
 	Introspect *v1.Introspect
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
-	Log  *slog.Logger
+
+	// Admin serves the /admin group, guarded by Auth and then AdminAuth
+	// (middleware.RequireRole admin).
+	Admin     *v1.Admin
+	AdminAuth gin.HandlerFunc
+
+	Log *slog.Logger
 	// Metrics observes every request; MetricsHandler, when not nil, is
 	// served at GET /metrics (nil: metrics live on their own address).
 	Metrics        middleware.Observer
@@ -97,6 +104,20 @@ func New(d Deps) (*gin.Engine, error) {
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
 		private.GET("/me", d.User.Me)
+	}
+
+	// Administration (SPEC §10): a valid access token, then the admin role.
+	admin := r.Group("/admin", middleware.BodyLimit(BodyLimit), d.Auth, d.AdminAuth)
+	{
+		admin.GET("/users", d.Admin.ListUsers)
+		admin.POST("/users", d.Admin.CreateUser)
+		admin.GET("/users/:name", d.Admin.GetUser)
+		admin.PUT("/users/:name/roles", d.Admin.SetRoles)
+		admin.POST("/users/:name/lock", d.Admin.Lock)
+		admin.POST("/users/:name/unlock", d.Admin.Unlock)
+		admin.POST("/users/:name/password", d.Admin.Password)
+		admin.POST("/users/:name/logout-all", d.Admin.LogoutAll)
+		admin.DELETE("/users/:name", d.Admin.Delete)
 	}
 	return r, nil
 }

@@ -37,7 +37,7 @@ func issuedPair(f *testing.F, codec *utils.JWT) (access, refresh string) {
 	if a, r, ok := strings.Cut(os.Getenv(fuzzTokensEnv), " "); ok {
 		return a, r
 	}
-	p, err := codec.Issue("kesa", "fuzz-session", fuzzNow)
+	p, err := codec.Issue("kesa", "fuzz-session", fuzzNow, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

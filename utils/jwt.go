@@ -37,6 +37,12 @@ type Claims struct {
 	// AuthTime is when the user logged in (OIDC's auth_time): the session's
 	// absolute deadline is AuthTime + SESSION_MAX_AGE.
 	AuthTime int64 `json:"auth_time"`
+	// Roles are the user's roles, sorted, when the token was issued: read by
+	// middleware.RequireRole and /auth/verify. Access tokens only.
+	Roles []string `json:"roles,omitempty"`
+	// AMR says how the user authenticated (RFC 8176: pwd, otp, hwk): read by
+	// ADMIN_MFA, /user/me, /user/sessions, introspection and /auth/verify.
+	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -102,8 +108,9 @@ func (j *JWT) AccessTTL() time.Duration { return j.accessTTL }
 func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
 
 // Issue signs a new pair for the session sid of username, whose user logged
-// in at authTime. Both tokens get fresh random ids (jti).
-func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
+// in at authTime and holds roles (sorted; the access token carries them).
+// Both tokens get fresh random ids (jti).
+func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -113,6 +120,7 @@ func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
 		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
 		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
 	}
+	p.AccessClaims.Roles = roles
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {
 		return Pair{}, err

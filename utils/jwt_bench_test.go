@@ -16,7 +16,7 @@ func BenchmarkIssue(b *testing.B) {
 	codec := newCodec(clock)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := codec.Issue("kesa", "sid", clock.Now()); err != nil {
+		if _, err := codec.Issue("kesa", "sid", clock.Now(), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -28,7 +28,7 @@ func BenchmarkIssue(b *testing.B) {
 func BenchmarkParse(b *testing.B) {
 	clock := testkit.NewClock()
 	codec := newCodec(clock)
-	p, err := codec.Issue("kesa", uuid.NewString(), clock.Now())
+	p, err := codec.Issue("kesa", uuid.NewString(), clock.Now(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func sign(t *testing.T, method jwt.SigningMethod, claims jwt.Claims, key any) st
 func TestParse(t *testing.T) {
 	clock := testkit.NewClock()
 	codec := newCodec(clock)
-	pair, err := codec.Issue("kesa", "sid-1", clock.Now())
+	pair, err := codec.Issue("kesa", "sid-1", clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func mustDecode(t *testing.T, s string) string {
 func TestExpiryFollowsTheClock(t *testing.T) {
 	clock := testkit.NewClock()
 	codec := newCodec(clock)
-	pair, err := codec.Issue("kesa", "sid", clock.Now())
+	pair, err := codec.Issue("kesa", "sid", clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestIssueNeverPassesSessionMaxAge(t *testing.T) {
 	codec := newCodec(clock) // refresh 168h, max age 720h
 	login := clock.Now()
 	clock.Advance(700 * time.Hour)
-	pair, err := codec.Issue("kesa", "sid", login)
+	pair, err := codec.Issue("kesa", "sid", login, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +161,14 @@ func TestIssueNeverPassesSessionMaxAge(t *testing.T) {
 		t.Fatalf("refresh exp = %v, want the session deadline %v", got, deadline)
 	}
 	clock.Advance(20 * time.Hour)
-	if _, err := codec.Issue("kesa", "sid", login); !errors.Is(err, global.ErrTokenExpired) {
+	if _, err := codec.Issue("kesa", "sid", login, nil); !errors.Is(err, global.ErrTokenExpired) {
 		t.Fatalf("issue past the deadline: %v, want ErrTokenExpired", err)
 	}
 }
 
 func TestIssueClaims(t *testing.T) {
 	clock := testkit.NewClock()
-	pair, err := newCodec(clock).Issue("kesa", "sid", clock.Now())
+	pair, err := newCodec(clock).Issue("kesa", "sid", clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestIssueClaims(t *testing.T) {
 func TestVerifiedTokensAreStillValidatedOnEveryUse(t *testing.T) {
 	clock := testkit.NewClock()
 	codec := newCodec(clock)
-	pair, err := codec.Issue("kesa", "sid", clock.Now())
+	pair, err := codec.Issue("kesa", "sid", clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,11 +107,11 @@ func TestAsymmetricParse(t *testing.T) {
 
 			rotated := keyCodec(t, clock, alg, cur.signer, old.public) // new key signs, the old one is still accepted
 			current := keyCodec(t, clock, alg, cur.signer)             // the old key is gone
-			pair, err := current.Issue("kesa", "sid-1", clock.Now())
+			pair, err := current.Issue("kesa", "sid-1", clock.Now(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			oldPair, err := keyCodec(t, clock, alg, old.signer).Issue("kesa", "sid-1", clock.Now())
+			oldPair, err := keyCodec(t, clock, alg, old.signer).Issue("kesa", "sid-1", clock.Now(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestTokenHeaders(t *testing.T) {
 	}
 	for _, alg := range asymmetric {
 		k := loadKey(t, alg)
-		p, err := keyCodec(t, clock, alg, k.signer).Issue("kesa", "sid", clock.Now())
+		p, err := keyCodec(t, clock, alg, k.signer).Issue("kesa", "sid", clock.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestTokenHeaders(t *testing.T) {
 			}
 		}
 	}
-	p, err := newCodec(clock).Issue("kesa", "sid", clock.Now())
+	p, err := newCodec(clock).Issue("kesa", "sid", clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestES256LowS(t *testing.T) {
 	n := elliptic.P256().Params().N
 	half := new(big.Int).Rsh(n, 1)
 	for i := range 16 { // about half of the raw signatures are high-S
-		p, err := codec.Issue("kesa", "sid", clock.Now())
+		p, err := codec.Issue("kesa", "sid", clock.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,7 @@ func sessionKey(user, sid string) string { return sessionPrefix(user) + sid }
 // rawID is the 16 bytes of a UUID-shaped token id.
 func rawID(id string) (string, error) {
 	u, err := uuid.Parse(id)
-	if err != nil {
+	if err != nil || u == uuid.Nil { // the nil UUID marks a cut access token (Users.Update)
 		return "", global.ErrTokenClaims
 	}
 	return string(u[:]), nil
@@ -124,10 +124,14 @@ func ttlMillis(c *Claims, now time.Time) int64 {
 	return max(c.ExpiresAt.UnixMilli()-now.UnixMilli(), 1)
 }
 
-// createScript stores a new session and indexes it; it sheds expired entries
-// from the index and, past the per-user cap, ends the sessions closest to
-// expiry (the least recently used).
+// createScript stores a new session and indexes it, if the account is still
+// at the version ARGV[8] the pair was signed for (else -1) and not locked
+// (else -2); it sheds expired entries from the index and, past the per-user
+// cap, ends the sessions closest to expiry (the least recently used).
 var createScript = redis.NewScript(`
+local acct = redis.call('HMGET', KEYS[2], 'h', 'v', 'l')
+if not acct[1] or (acct[2] or '') ~= ARGV[8] then return -1 end
+if acct[3] then return -2 end
 local now = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], 's:' .. ARGV[5], ARGV[4])
@@ -146,11 +150,14 @@ if over > 0 then
     redis.call('DEL', ARGV[7] .. string.sub(live[i][1], 3))
   end
 end
-return over
+return 1
 `)
 
-// Create records the new session of pair p.
-func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
+// Create records the new session of pair p, signed for the account at
+// version (Account.Version). An account changed since it was read is
+// global.ErrAccountChanged (read it again and sign anew), a locked one
+// global.ErrAccountLocked.
+func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version string) error {
 	a, r := &p.AccessClaims, &p.RefreshClaims
 	aid, err := rawID(a.ID)
 	if err != nil {
@@ -161,9 +168,19 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
 		return err
 	}
 	now := s.now()
-	return storeErr(createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
+	n, err := createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
 		pack(aid, rid, now, cl), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
-	).Err())
+		version,
+	).Int()
+	switch {
+	case err != nil:
+		return storeErr(err)
+	case n == -1:
+		return global.ErrAccountChanged
+	case n == -2:
+		return global.ErrAccountLocked
+	}
+	return nil
 }
 
 // CheckAccess reports whether the access token c is still the live one of
@@ -206,7 +223,9 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 }
 
 // rotateScript swaps in a new pair if ARGV[1] is the session's current refresh
-// jti. Otherwise: session gone (0); the previous refresh token within the
+// jti and the account is still at version ARGV[11], the one whose roles the
+// new pair carries (else 4, nothing changes: read the account again).
+// Otherwise: session gone (0); the previous refresh token within the
 // grace period (2, nothing changes); any other rotated-away refresh token
 // means theft or replay, so the whole session is revoked (3). If the session
 // already holds the new pair (ARGV[2] is a fresh jti), this very rotation
@@ -217,6 +236,7 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
 if string.sub(cur, 17, 32) == ARGV[1] then
+  if (redis.call('HGET', KEYS[2], 'v') or '') ~= ARGV[11] then return 4 end
   local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
   redis.call('HSET', KEYS[2], 's:' .. ARGV[9], ARGV[8])
@@ -230,11 +250,13 @@ redis.call('HDEL', KEYS[2], 's:' .. ARGV[9])
 return 3
 `)
 
-// Rotate replaces the session's tokens by the pair next if old is its
-// current refresh token: atomically, so of concurrent rotations with one token
-// exactly one succeeds. A reused refresh token revokes the session and returns
-// global.ErrTokenReused.
-func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client) error {
+// Rotate replaces the session's tokens by the pair next, signed for the
+// account at version, if old is its current refresh token: atomically, so of
+// concurrent rotations with one token exactly one succeeds. A reused refresh
+// token revokes the session and returns global.ErrTokenReused; an account
+// changed since it was read is global.ErrAccountChanged (nothing changed:
+// read it again and sign anew).
+func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client, version string) error {
 	presented, err := rawID(old.ID)
 	if err != nil {
 		return err
@@ -251,6 +273,7 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
 		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl),
 		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
+		version,
 	).Int()
 	if err != nil {
 		return storeErr(err)
@@ -262,6 +285,8 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 		return global.ErrTokenRaced
 	case 3:
 		return global.ErrTokenReused
+	case 4:
+		return global.ErrAccountChanged
 	default:
 		return global.ErrTokenRevoked
 	}

@@ -3,7 +3,9 @@ package utils_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,32 +17,50 @@ import (
 	"go-jwt/utils"
 )
 
-// fixture is a codec and session store on one backend with one clock.
+// fixture is a codec, user and session store on one backend with one
+// clock, and one user.
 type fixture struct {
 	clock    *testkit.Clock
 	codec    *utils.JWT
 	sessions *utils.Sessions
+	users    *utils.Users
 	user     string
 }
 
 func newFixture(t *testing.T, b testkit.Backend, grace time.Duration) *fixture {
 	clock := testkit.NewClock()
-	return &fixture{
+	f := &fixture{
 		clock:    clock,
 		codec:    newCodec(clock),
 		sessions: utils.NewSessions(t.Context(), b.Client, 3, grace, clock.Now),
+		users:    utils.NewUsers(b.Client, []string{"user"}),
 		user:     testkit.Name(t),
 	}
+	if err := f.users.Create(context.Background(), f.user, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$a2V5", []string{"user"}, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// version is the user's account version, which a session is opened and
+// rotated for.
+func (f *fixture) version(t *testing.T) string {
+	t.Helper()
+	a, err := f.users.Account(context.Background(), f.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Version
 }
 
 // login opens a session like the login handler does.
 func (f *fixture) login(t *testing.T) utils.Pair {
 	t.Helper()
-	p, err := f.codec.Issue(f.user, uuid.NewString(), f.clock.Now())
+	p, err := f.codec.Issue(f.user, uuid.NewString(), f.clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.sessions.Create(context.Background(), &p, utils.Client{IP: "192.0.2.1", UserAgent: "test"}); err != nil {
+	if err := f.sessions.Create(context.Background(), &p, utils.Client{IP: "192.0.2.1", UserAgent: "test"}, f.version(t)); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -49,11 +69,11 @@ func (f *fixture) login(t *testing.T) utils.Pair {
 // rotate refreshes like the refresh handler does.
 func (f *fixture) rotate(t *testing.T, old utils.Pair) (utils.Pair, error) {
 	t.Helper()
-	next, err := f.codec.Issue(f.user, old.RefreshClaims.SessionID, time.Unix(old.RefreshClaims.AuthTime, 0))
+	next, err := f.codec.Issue(f.user, old.RefreshClaims.SessionID, time.Unix(old.RefreshClaims.AuthTime, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return next, f.sessions.Rotate(context.Background(), &old.RefreshClaims, &next, utils.Client{IP: "192.0.2.2", UserAgent: "test"})
+	return next, f.sessions.Rotate(context.Background(), &old.RefreshClaims, &next, utils.Client{IP: "192.0.2.2", UserAgent: "test"}, f.version(t))
 }
 
 func (f *fixture) check(p utils.Pair) error {
@@ -272,8 +292,11 @@ func TestExpiredSessionDisappears(t *testing.T) {
 	if list, err := f.sessions.List(context.Background(), f.user, ""); err != nil || len(list) != 0 {
 		t.Fatalf("list after expiry: %v %v", list, err)
 	}
-	if keys := b.Mini.Keys(); len(keys) != 0 {
-		t.Fatalf("keys left after expiry: %v", keys)
+	if keys := b.Mini.Keys(); len(keys) != 1 || keys[0] != global.KeyUser+"{"+f.user+"}" {
+		t.Fatalf("keys left after expiry: %v, want only the user's hash", keys)
+	}
+	if fields, _ := b.Mini.HKeys(global.KeyUser + "{" + f.user + "}"); slices.ContainsFunc(fields, func(k string) bool { return strings.HasPrefix(k, "s:") }) {
+		t.Fatalf("session index entries left after expiry: %v", fields)
 	}
 }
 
@@ -281,11 +304,12 @@ func TestStoreErrorsAreUnavailable(t *testing.T) {
 	b := testkit.Backends(t)[0]
 	f := newFixture(t, b, 0)
 	p := f.login(t)
+	version := f.version(t)
 	b.Mini.Close()
 	for name, err := range map[string]error{
 		"check":  f.check(p),
-		"create": f.sessions.Create(context.Background(), &p, utils.Client{}),
-		"rotate": func() error { _, err := f.rotate(t, p); return err }(),
+		"create": f.sessions.Create(context.Background(), &p, utils.Client{}, version),
+		"rotate": f.sessions.Rotate(context.Background(), &p.RefreshClaims, &p, utils.Client{}, version),
 	} {
 		if !errors.Is(err, global.ErrStoreUnavailable) || errors.Is(err, global.ErrInvalidToken) {
 			t.Errorf("%s with Redis down: %v, want ErrStoreUnavailable", name, err)

@@ -40,15 +40,21 @@ func validNameRune(r rune) bool {
 
 // Users keeps accounts in Redis: one hash per user at global.KeyUser+"{name}"
 // with the password hash split in two fields, h (algorithm, parameters and
-// salt) and k (the derived key), and the creation time c. Split, every value
-// stays under Redis's 64-byte limit for the compact listpack encoding, which
-// matters because the same hash indexes the user's sessions (see Sessions).
+// salt) and k (the derived key), the creation time c, the roles r (a comma
+// list), l ("1" while locked) and the account version v (see Account). Split,
+// every value stays under Redis's 64-byte limit for the compact listpack
+// encoding, which matters because the same hash indexes the user's sessions
+// (see Sessions).
 type Users struct {
-	rdb redis.UniversalClient
+	rdb      redis.UniversalClient
+	defaults []string
 }
 
-// NewUsers returns a user store on rdb.
-func NewUsers(rdb redis.UniversalClient) *Users { return &Users{rdb: rdb} }
+// NewUsers returns a user store on rdb. defaults are the roles of an account
+// stored before roles existed (no r field).
+func NewUsers(rdb redis.UniversalClient, defaults []string) *Users {
+	return &Users{rdb: rdb, defaults: defaults}
+}
 
 func userKey(name string) string { return global.KeyUser + "{" + name + "}" }
 
@@ -63,16 +69,18 @@ func splitHash(hash string) (string, string) {
 
 var createUserScript = redis.NewScript(`
 if redis.call('HSETNX', KEYS[1], 'h', ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'k', ARGV[2], 'c', ARGV[3])
+redis.call('HSET', KEYS[1], 'k', ARGV[2], 'c', ARGV[3], 'r', ARGV[4], 'v', ARGV[5])
 return 1
 `)
 
-// Create stores a new user; global.ErrConflict if the name is taken. One
-// script decides and writes, so of many concurrent registrations exactly one
-// wins and no half-written user is ever seen.
-func (u *Users) Create(ctx context.Context, name, hash string, now time.Time) error {
+// Create stores a new user with roles (sorted, valid: ParseRoles);
+// global.ErrConflict if the name is taken. One script decides and writes, so
+// of many concurrent registrations exactly one wins and no half-written user
+// is ever seen. Callers create users through accounts.Store, which also
+// indexes them.
+func (u *Users) Create(ctx context.Context, name, hash string, roles []string, now time.Time) error {
 	head, key := splitHash(hash)
-	created, err := createUserScript.Run(ctx, u.rdb, []string{userKey(name)}, head, key, now.Unix()).Int()
+	created, err := createUserScript.Run(ctx, u.rdb, []string{userKey(name)}, head, key, now.Unix(), joinRoles(roles), newVersion()).Int()
 	if err != nil {
 		return storeErr(err)
 	}
@@ -97,11 +105,32 @@ func (u *Users) PasswordHash(ctx context.Context, name string) (string, error) {
 	return head + "$" + key, nil
 }
 
-// SetPasswordHash replaces the stored hash of an existing user.
+// SetPasswordHash replaces the stored hash of an existing user (a new
+// password): the account version changes, so a login that checked the old
+// password cannot open its session any more.
 func (u *Users) SetPasswordHash(ctx context.Context, name, hash string) error {
 	head, key := splitHash(hash)
-	return storeErr(u.rdb.HSet(ctx, userKey(name), "h", head, "k", key).Err())
+	return storeErr(u.rdb.HSet(ctx, userKey(name), "h", head, "k", key, "v", newVersion()).Err())
 }
+
+var rehashScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'h') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'h', ARGV[2], 'k', ARGV[3])
+return 1
+`)
+
+// Rehash stores hash, the same password under the current parameters, in
+// place of old, unless the password was changed meanwhile (then nothing is
+// written: a rehash must never bring an old password back). The account
+// version stays: the password is the same.
+func (u *Users) Rehash(ctx context.Context, name, old, hash string) error {
+	oldHead, _ := splitHash(old)
+	head, key := splitHash(hash)
+	return storeErr(rehashScript.Run(ctx, u.rdb, []string{userKey(name)}, oldHead, head, key).Err())
+}
+
+// StoreErr is storeErr for the stores of other packages (utils/accounts).
+func StoreErr(err error) error { return storeErr(err) }
 
 // storeErr wraps any Redis failure (network, timeout, OOM) as
 // global.ErrStoreUnavailable, so it becomes a 503 and never a 401 or 500.

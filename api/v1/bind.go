@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -90,4 +91,45 @@ func required(f map[string]string, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// decodeJSON reads a JSON object body into v, the shape of a route whose
+// fields are not all strings (lists of roles). Unknown fields are refused,
+// so a misspelt one does not go unnoticed; a body with no Content-Type and no
+// content reads as {}. Messages name fields, never values.
+func decodeJSON(c *gin.Context, v any) error {
+	ct := c.GetHeader("Content-Type")
+	if ct == "" && c.Request.ContentLength <= 0 {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return global.ErrUnsupportedMediaType
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return fmt.Errorf("%w: %s must be %s", global.ErrInvalidRequest, typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("%w: %s", global.ErrInvalidRequest, strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return bodyErr(err, "body is not a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bodyErr(err, "body holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonKind names a Go kind the way a JSON client knows it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "slice":
+		return "a list of strings"
+	case "string":
+		return "a string"
+	}
+	return "a " + kind
 }

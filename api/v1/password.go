@@ -2,9 +2,7 @@ package v1
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -12,61 +10,51 @@ import (
 	"go-jwt/utils"
 )
 
-// Password rules for new passwords. The upper bound keeps the cost of
-// hashing bounded; the demo user is exempt so the tutorial's "123" works.
-const (
-	minPassword = 8
-	maxPassword = 128
-)
+// validPassword is the rule for new passwords (utils.ValidPassword), shared
+// with the admin API and the command line.
+func validPassword(p string) error { return utils.ValidPassword(p) }
 
-func validPassword(p string) error {
-	if n := utf8.RuneCountInString(p); n < minPassword || n > maxPassword {
-		return fmt.Errorf("%w: password must be %d to %d characters", global.ErrInvalidRequest, minPassword, maxPassword)
-	}
-	return nil
-}
-
-// checkPassword returns the canonical name of username if password is
-// theirs, else fail. In order: the failure budget of the user and the client
+// checkPassword returns the account of username if password is theirs,
+// else fail. In order: the failure budget of the user and the client
 // IP (429 before any hashing is spent), then the hash check, charged to both
 // budgets when it fails. An unknown user is checked against a dummy hash, so
 // it costs the same time and gets the same answer as a wrong password. A hash
 // made under older parameters is replaced after a success.
 func checkPassword(c *gin.Context, users UserStore, hasher PasswordHasher, limiter Limiter, log *slog.Logger,
-	username, password string, fail error) (string, error) {
+	username, password string, fail error) (utils.Account, error) {
 	ctx, ip := c.Request.Context(), c.ClientIP()
 	name, nameErr := utils.CanonicalUsername(username)
 	if err := limiter.Check(ctx, name, ip); err != nil {
 		if errors.Is(err, global.ErrRateLimited) {
 			log.Warn("rate limited", "user", name, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
 		}
-		return "", err
+		return utils.Account{}, err
 	}
-	var stored string
+	var acct utils.Account
 	if nameErr == nil {
 		var err error
-		if stored, err = users.PasswordHash(ctx, name); err != nil && !errors.Is(err, global.ErrUserNotFound) {
-			return "", err
+		if acct, err = users.Account(ctx, name); err != nil && !errors.Is(err, global.ErrUserNotFound) {
+			return utils.Account{}, err
 		}
 	}
-	ok, rehash, err := hasher.Verify(ctx, stored, password) // stored "" → dummy hash
+	ok, rehash, err := hasher.Verify(ctx, acct.Hash, password) // "" (no such user) → dummy hash
 	if err != nil {
-		return "", err
+		return utils.Account{}, err
 	}
 	if !ok {
 		if err := limiter.Fail(ctx, name, ip); err != nil {
-			return "", err
+			return utils.Account{}, err
 		}
-		return "", fail
+		return utils.Account{}, fail
 	}
 	if rehash {
 		hash, err := hasher.Hash(ctx, password)
 		if err == nil {
-			err = users.SetPasswordHash(ctx, name, hash)
+			err = users.Rehash(ctx, name, acct.Hash, hash)
 		}
 		if err != nil { // the check itself succeeded: log, do not fail
 			log.Warn("password rehash failed", "user", name, "err", err.Error())
 		}
 	}
-	return name, nil
+	return acct, nil
 }

@@ -22,14 +22,14 @@ import (
 
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
-	Issue(username, sid string, authTime time.Time) (utils.Pair, error)
+	Issue(username, sid string, authTime time.Time, roles []string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
 // SessionStore keeps the live sessions (utils.Sessions).
 type SessionStore interface {
-	Create(ctx context.Context, p *utils.Pair, cl utils.Client) error
-	Rotate(ctx context.Context, old *utils.Claims, next *utils.Pair, cl utils.Client) error
+	Create(ctx context.Context, p *utils.Pair, cl utils.Client, version string) error
+	Rotate(ctx context.Context, old *utils.Claims, next *utils.Pair, cl utils.Client, version string) error
 	Revoke(ctx context.Context, user, sid string) (bool, error)
 	RevokeAll(ctx context.Context, user, except string) (int, error)
 	List(ctx context.Context, user, current string) ([]utils.Session, error)
@@ -38,10 +38,20 @@ type SessionStore interface {
 
 // UserStore keeps the accounts (utils.Users).
 type UserStore interface {
-	Create(ctx context.Context, name, hash string, now time.Time) error
-	PasswordHash(ctx context.Context, name string) (string, error)
+	Account(ctx context.Context, name string) (utils.Account, error)
 	SetPasswordHash(ctx context.Context, name, hash string) error
+	Rehash(ctx context.Context, name, old, hash string) error
 }
+
+// AccountCreator creates accounts with their roles and indexes them
+// (accounts.Store); nil roles are the default ones.
+type AccountCreator interface {
+	Create(ctx context.Context, name, hash string, roles []string) (utils.Account, error)
+}
+
+// accountRetries bounds how often login and refresh read an account again
+// that changed between their read and their write (utils.Account).
+const accountRetries = 3
 
 // PasswordHasher hashes and verifies passwords (utils.Hasher).
 type PasswordHasher interface {
@@ -68,6 +78,7 @@ type Public struct {
 	Tokens   Tokens
 	Sessions SessionStore
 	Users    UserStore
+	Accounts AccountCreator
 	Hasher   PasswordHasher
 	Limiter  Limiter
 	Events   Events
@@ -82,8 +93,10 @@ func (h *Public) Ping(c *gin.Context) {
 }
 
 // Login checks a username and password and opens a session: 200 with a
-// token pair. An unknown user and a wrong password get the same answer after
-// the same work, so neither the body nor the timing tells which it was.
+// token pair whose access token carries the user's roles. An unknown user
+// and a wrong password get the same answer after the same work, so neither
+// the body nor the timing tells which it was. The right password of a locked
+// account is 403 account_locked; a wrong one stays 401.
 func (h *Public) Login(c *gin.Context) {
 	f, err := fields(c, "username", "password")
 	if err == nil {
@@ -93,14 +106,26 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	name, err := checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
-	if err != nil {
-		response.Error(c, err)
-		return
+	var p utils.Pair
+	var acct utils.Account
+	for range accountRetries { // again only if the account changed meanwhile
+		acct, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
+		if err == nil && acct.Locked {
+			err = global.ErrAccountLocked
+		}
+		if err == nil {
+			p, err = h.Tokens.Issue(acct.Name, uuid.NewString(), h.Now(), acct.Roles)
+		}
+		if err == nil {
+			err = h.Sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
+		}
+		if !errors.Is(err, global.ErrAccountChanged) {
+			break
+		}
 	}
-	p, err := h.Tokens.Issue(name, uuid.NewString(), h.Now())
-	if err == nil {
-		err = h.Sessions.Create(c.Request.Context(), &p, client(c))
+	if errors.Is(err, global.ErrAccountLocked) {
+		h.Log.Warn("login refused: account locked", "user", acct.Name, "ip", c.ClientIP(),
+			"request_id", c.GetString(global.CtxRequestID))
 	}
 	if err != nil {
 		response.Error(c, err)
@@ -138,10 +163,7 @@ func (h *Public) Refresh(c *gin.Context) {
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
 	if err == nil {
-		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0))
-	}
-	if err == nil {
-		err = h.Sessions.Rotate(c.Request.Context(), old, &p, client(c))
+		p, err = h.rotate(c, old)
 	}
 	if err != nil {
 		if err == global.ErrTokenReused {
@@ -189,7 +211,7 @@ func (h *Public) Register(c *gin.Context) {
 		hash, err = h.Hasher.Hash(ctx, f["password"])
 	}
 	if err == nil {
-		err = h.Users.Create(ctx, name, hash, h.Now())
+		_, err = h.Accounts.Create(ctx, name, hash, nil)
 	}
 	if err != nil {
 		response.Error(c, err)
@@ -197,6 +219,32 @@ func (h *Public) Register(c *gin.Context) {
 	}
 	h.Log.Info("user registered", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
 	c.JSON(http.StatusCreated, gin.H{"username": name})
+}
+
+// rotate signs a new pair for the session of old with the user's current
+// roles, read again on every rotation, and rotates to it. A deleted or
+// locked user's session is revoked already; this only says so.
+func (h *Public) rotate(c *gin.Context, old *utils.Claims) (utils.Pair, error) {
+	ctx := c.Request.Context()
+	var p utils.Pair
+	var err error
+	for range accountRetries { // again only if the account changed meanwhile
+		var acct utils.Account
+		acct, err = h.Users.Account(ctx, old.Username)
+		if errors.Is(err, global.ErrUserNotFound) || (err == nil && acct.Locked) {
+			return p, global.ErrTokenRevoked
+		}
+		if err == nil {
+			p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), acct.Roles)
+		}
+		if err == nil {
+			err = h.Sessions.Rotate(ctx, old, &p, client(c), acct.Version)
+		}
+		if !errors.Is(err, global.ErrAccountChanged) {
+			break
+		}
+	}
+	return p, err
 }
 
 func client(c *gin.Context) utils.Client {

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"go-jwt/global"
+	"go-jwt/utils"
 )
 
 // countingHasher records what Login asked it to verify.
@@ -26,11 +27,11 @@ func (h *countingHasher) Verify(_ context.Context, encoded, password string) (bo
 
 type oneUser struct{ UserStore }
 
-func (oneUser) PasswordHash(_ context.Context, name string) (string, error) {
+func (oneUser) Account(_ context.Context, name string) (utils.Account, error) {
 	if name == "kesa" {
-		return "real-hash", nil
+		return utils.Account{Name: name, Hash: "real-hash"}, nil
 	}
-	return "", global.ErrUserNotFound
+	return utils.Account{}, global.ErrUserNotFound
 }
 
 type noLimits struct{ Limiter }

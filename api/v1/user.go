@@ -124,7 +124,8 @@ func (h *User) Password(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// Me returns the user's name and the current session.
+// Me returns the user's name, the roles the access token carries (current:
+// a role change cuts the user's access tokens) and the current session.
 func (h *User) Me(c *gin.Context) {
 	claims := middleware.Claims(c)
 	s, err := h.Sessions.Get(c.Request.Context(), claims.Username, claims.SessionID)
@@ -133,7 +134,11 @@ func (h *User) Me(c *gin.Context) {
 		return
 	}
 	s.Current = true
-	c.JSON(http.StatusOK, gin.H{"username": claims.Username, "session": s})
+	roles := claims.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	c.JSON(http.StatusOK, gin.H{"username": claims.Username, "roles": roles, "session": s})
 }
 
 // revoked logs a revocation as a security event of its own.
