@@ -33,13 +33,7 @@ type Deps struct {
 	Introspect *v1.Introspect
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
-
-	// Admin serves the /admin group, guarded by Auth and then AdminAuth
-	// (middleware.RequireRole admin).
-	Admin     *v1.Admin
-	AdminAuth gin.HandlerFunc
-
-	Log *slog.Logger
+	Log  *slog.Logger
 	// Metrics observes every request; MetricsHandler, when not nil, is
 	// served at GET /metrics (nil: metrics live on their own address).
 	Metrics        middleware.Observer
@@ -53,6 +47,11 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty: none, the peer address is the client.
 	TrustedProxies []string
+
+	// Admin serves the /admin group, guarded by Auth and then AdminAuth
+	// (middleware.RequireRole admin).
+	Admin     *v1.Admin
+	AdminAuth gin.HandlerFunc
 }
 
 // New returns the engine with every route.
