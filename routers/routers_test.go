@@ -17,6 +17,7 @@ import (
 	"go-jwt/initialize"
 	"go-jwt/metrics"
 	"go-jwt/test/testkit"
+	"go-jwt/utils/accounts"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -30,7 +31,10 @@ type harness struct {
 	backend testkit.Backend
 	log     *bytes.Buffer
 	metrics *metrics.Metrics
-	user    string // a demo user made for this test, password "123"
+	// accounts is the account store of the router's configuration, as the
+	// operator command line builds it: tests make admins with it.
+	accounts *accounts.Store
+	user     string // a demo user made for this test, password "123"
 	// ip is this harness's client address: rate-limit budgets are per IP,
 	// so tests sharing one Redis must not share one.
 	ip string
@@ -59,6 +63,9 @@ func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness
 	h.metrics = metrics.New()
 	h.router, err = initialize.Router(t.Context(), cfg, b.Client, log, h.metrics, h.clock.Now)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, h.accounts, _, err = initialize.Accounts(t.Context(), cfg, b.Client, log, h.clock.Now); err != nil {
 		t.Fatal(err)
 	}
 	return h

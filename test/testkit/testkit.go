@@ -47,6 +47,28 @@ func Backends(t testing.TB) []Backend {
 	return out
 }
 
+// ExclusiveBackends is Backends for a test that needs the keys shared by
+// every user (the admin registry, the user index) to itself, such as the
+// last-admin rule: miniredis and, when REDIS_TEST_ADDR is set, database db of
+// that Redis, emptied first. Each package that uses it picks its own db (1 to
+// 15) and runs those tests one at a time. A Cluster has database 0 only,
+// which other tests share, so it is not among them.
+func ExclusiveBackends(t testing.TB, db int) []Backend {
+	t.Helper()
+	out := Backends(t)[:1]
+	if RealRedis(t) == nil {
+		return out
+	}
+	c := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_TEST_ADDR"), DB: db})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		t.Fatalf("REDIS_TEST_ADDR database %d: %v", db, err)
+	}
+	return append(out, Backend{Name: "redis", Client: c})
+}
+
 // ClusterAddrs returns the node addresses of REDIS_TEST_CLUSTER (a comma
 // list), nil when it is unset.
 func ClusterAddrs() []string {
