@@ -67,6 +67,9 @@ type Store struct {
 	users    *utils.Users
 	defaults []string
 	now      func() time.Time
+	// updated, when set (tests only), runs between a user's change and its
+	// registration as an admin: the gap the ticket order guards.
+	updated func()
 }
 
 // New returns the accounts kept by users on rdb; a new account without
@@ -219,6 +222,9 @@ func (s *Store) change(ctx context.Context, name string, ch utils.Change) (utils
 			return a, 0, global.ErrNotFound
 		case err != nil:
 			return a, 0, err
+		}
+		if s.updated != nil {
+			s.updated()
 		}
 		if after {
 			err = s.register(ctx, name, ticket)
