@@ -1,0 +1,142 @@
+package utils_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"go-jwt/global"
+	"go-jwt/test/testkit"
+	"go-jwt/utils"
+)
+
+func TestParseRoles(t *testing.T) {
+	many := make([]string, 17)
+	for i := range many {
+		many[i] = "r" + strings.Repeat("x", i)
+	}
+	tests := []struct {
+		name string
+		in   []string
+		want []string // nil: refused
+	}{
+		{"sorted, duplicates dropped", []string{"user", "admin", "user"}, []string{"admin", "user"}},
+		{"none", []string{}, []string{}},
+		{"digits, dash and underscore after the first letter", []string{"a1_b-c"}, []string{"a1_b-c"}},
+		{"32 characters", []string{"a" + strings.Repeat("b", 31)}, []string{"a" + strings.Repeat("b", 31)}},
+		{"16 roles", many[:16], many[:16]},
+		{"33 characters", []string{"a" + strings.Repeat("b", 32)}, nil},
+		{"upper case", []string{"Admin"}, nil},
+		{"starts with a digit", []string{"1a"}, nil},
+		{"empty", []string{""}, nil},
+		{"space", []string{"a b"}, nil},
+		{"comma (the stored separator)", []string{"a,b"}, nil},
+		{"17 roles", many, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := utils.ParseRoles(tt.in)
+			if tt.want == nil {
+				if !errors.Is(err, global.ErrInvalidRequest) {
+					t.Fatalf("ParseRoles(%q) = %v, %v; want ErrInvalidRequest", tt.in, got, err)
+				}
+				return
+			}
+			want := slices.Clone(tt.want)
+			slices.Sort(want)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("ParseRoles(%q) = %v, %v; want %v", tt.in, got, err, want)
+			}
+		})
+	}
+}
+
+// TestAccountChanges: what each Update does to the sessions, and that
+// opening or rotating a session for an account read before a change fails.
+func TestAccountChanges(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range testkit.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, 0)
+			p := f.login(t)
+			before := f.version(t)
+			n, err := f.users.Update(ctx, f.user, before, utils.Change{Op: utils.OpRoles, Roles: []string{"editor", "user"}})
+			if err != nil || n != 1 {
+				t.Fatalf("role change: %d, %v", n, err)
+			}
+			if err := f.check(p); !errors.Is(err, global.ErrTokenRevoked) {
+				t.Fatalf("access token after a role change: %v, want revoked", err)
+			}
+			if err := f.sessions.CheckRefresh(ctx, &p.RefreshClaims); err != nil {
+				t.Fatalf("refresh token after a role change: %v, want live", err)
+			}
+			key := global.KeySession + "{" + f.user + "}:" + p.AccessClaims.SessionID
+			if ttl := b.Client.PTTL(ctx, key).Val(); ttl <= 0 {
+				t.Fatalf("the session lost its expiry in the role change: %v", ttl)
+			}
+			if _, err := f.users.Update(ctx, f.user, before, utils.Change{Op: utils.OpLock}); !errors.Is(err, global.ErrAccountChanged) {
+				t.Fatalf("a change for a version read before another: %v, want ErrAccountChanged", err)
+			}
+			a, err := f.users.Account(ctx, f.user)
+			if err != nil || !slices.Equal(a.Roles, []string{"editor", "user"}) || a.Version == before {
+				t.Fatalf("account after the role change: %+v %v", a, err)
+			}
+
+			// A pair signed for the old version is neither opened nor rotated.
+			next, err := f.codec.Issue(f.user, p.AccessClaims.SessionID, f.clock.Now(), []string{"user"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.sessions.Create(ctx, &next, utils.Client{}, before); !errors.Is(err, global.ErrAccountChanged) {
+				t.Fatalf("open a session for an old version: %v", err)
+			}
+			if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{}, before); !errors.Is(err, global.ErrAccountChanged) {
+				t.Fatalf("rotate for an old version: %v", err)
+			}
+			if err := f.sessions.CheckRefresh(ctx, &p.RefreshClaims); err != nil {
+				t.Fatalf("a refused rotation changed the session: %v", err)
+			}
+			if _, err := f.rotate(t, p); err != nil {
+				t.Fatalf("rotation for the current version: %v", err)
+			}
+
+			if n, err := f.users.Update(ctx, f.user, utils.AnyVersion, utils.Change{Op: utils.OpLock}); err != nil || n != 1 {
+				t.Fatalf("lock: %d %v", n, err)
+			}
+			p2, err := f.codec.Issue(f.user, "7d1c4f3e-9a0b-4c1d-8e2f-3a4b5c6d7e8f", f.clock.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.sessions.Create(ctx, &p2, utils.Client{}, f.version(t)); !errors.Is(err, global.ErrAccountLocked) {
+				t.Fatalf("a session for a locked account: %v, want ErrAccountLocked", err)
+			}
+			if _, err := f.users.Update(ctx, f.user, utils.AnyVersion, utils.Change{Op: utils.OpDelete}); err != nil {
+				t.Fatal(err)
+			}
+			if n := b.Client.Exists(ctx, key, global.KeyUser+"{"+f.user+"}").Val(); n != 0 {
+				t.Fatalf("%d of the user's keys left after the delete", n)
+			}
+			if _, err := f.users.Update(ctx, f.user, utils.AnyVersion, utils.Change{Op: utils.OpRoles}); !errors.Is(err, global.ErrUserNotFound) {
+				t.Fatalf("a change of a deleted user: %v", err)
+			}
+		})
+	}
+}
+
+// TestRoleChangeCreatesNoSessionKeys: an index entry whose session expired
+// is not turned into a key without expiry by the role change.
+func TestRoleChangeCreatesNoSessionKeys(t *testing.T) {
+	b := testkit.Backends(t)[0]
+	f := newFixture(t, b, 0)
+	p := f.login(t)
+	key := global.KeySession + "{" + f.user + "}:" + p.AccessClaims.SessionID
+	b.Client.Del(context.Background(), key) // expired; the index still names it
+	if n, err := f.users.Update(context.Background(), f.user, utils.AnyVersion, utils.Change{Op: utils.OpRoles, Roles: []string{}}); err != nil || n != 0 {
+		t.Fatalf("role change: %d %v", n, err)
+	}
+	if b.Mini.Exists(key) {
+		t.Fatal("the role change created the expired session's key")
+	}
+}
