@@ -2,6 +2,8 @@
 //
 //	go-jwt              serve (configured by environment variables)
 //	go-jwt healthcheck  exit 0 if the local service answers /healthz
+//	go-jwt user ...     the operator command line: add, roles, passwd,
+//	                    lock, unlock, delete, list (package cli)
 //
 // As PID 1 (a container's entrypoint) it serves through a child and acts as
 // that child's init, so that a SIGHUP restart does not end the container
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"os"
 
+	"go-jwt/cli"
 	"go-jwt/initialize"
 )
 
@@ -34,8 +37,10 @@ func main() {
 		case "version", "--version":
 			fmt.Println(version)
 			return
+		case "user":
+			os.Exit(cli.User(os.Args[2:], cli.Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		default:
-			fmt.Fprintf(os.Stderr, "go-jwt: unknown command %q (want none, healthcheck or version)\n", os.Args[1])
+			fmt.Fprintf(os.Stderr, "go-jwt: unknown command %q (want none, healthcheck, user or version)\n", os.Args[1])
 			os.Exit(2)
 		}
 	}
