@@ -1,6 +1,7 @@
 package initialize
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,12 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"origin without scheme", []string{"CORS_ORIGINS", "app.example"}, "CORS_ORIGINS"},
 		{"negative grace", []string{"REFRESH_REUSE_GRACE", "-1s"}, "REFRESH_REUSE_GRACE"},
 		{"bad pprof address", []string{"PPROF_ADDR", "6060"}, "PPROF_ADDR"},
+
+		// Roles (SPEC §10).
+		{"bad default role", []string{"DEFAULT_ROLES", "user,Reader"}, "DEFAULT_ROLES"},
+		{"default role with a space", []string{"DEFAULT_ROLES", "two words"}, "DEFAULT_ROLES"},
+		{"admin as a default role", []string{"DEFAULT_ROLES", "user,admin"}, "DEFAULT_ROLES"},
+		{"17 default roles", []string{"DEFAULT_ROLES", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"}, "DEFAULT_ROLES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,5 +80,14 @@ func TestPprofDefaultsToLoopback(t *testing.T) {
 	c, err := LoadConfig(env("PPROF_ADDR", ":6060"))
 	if err != nil || c.PprofAddr != "127.0.0.1:6060" {
 		t.Fatalf("PPROF_ADDR :6060 → %q, %v", c.PprofAddr, err)
+	}
+}
+
+func TestDefaultRoles(t *testing.T) {
+	for in, want := range map[string][]string{"": {"user"}, "reader, user,reader": {"reader", "user"}, "guest": {"guest"}} {
+		c, err := LoadConfig(env("DEFAULT_ROLES", in))
+		if err != nil || !slices.Equal(c.DefaultRoles, want) {
+			t.Errorf("DEFAULT_ROLES=%q: %v %v, want %v", in, c.DefaultRoles, err, want)
+		}
 	}
 }

@@ -38,7 +38,12 @@
     app: $('app'),
     welcome: $('welcome'),
     sessions: $('sessions'),
+    admin: $('admin'),
+    users: $('users').querySelector('tbody'),
+    moreUsers: $('more-users'),
   };
+  let me = null; // the signed-in user's name, from /user/me
+  let usersCursor = ''; // nextCursor of the last page of users shown
 
   // An answer of the API that the page shows to a person. shown: the page
   // already reacted (signed out), nothing more to say.
@@ -111,11 +116,13 @@
       case 401:
         return body.error === 'invalid_credentials' ? 'Wrong username or password' : 'Your session has ended — please log in again';
       case 403:
+        if (body.error === 'account_locked') return 'This account is locked — ask an administrator';
+        if (body.error === 'forbidden') return 'That needs the admin role';
         return body.error === 'invalid_credentials' ? 'Wrong password' : 'The service refused this request from this page';
       case 404:
         return 'That is no longer there — it may have ended already';
       case 409:
-        return 'That username is taken';
+        return body.message === 'username already taken' || !body.message ? 'That username is taken' : sentence(body.message);
       case 429: {
         const n = retryAfter(res);
         if (n === null) return 'Too many attempts — try again later';
@@ -236,6 +243,9 @@
     ui.auth.hidden = false;
     ui.welcome.textContent = '';
     ui.sessions.replaceChildren();
+    ui.admin.hidden = true;
+    ui.users.replaceChildren();
+    me = null;
     ui.password.value = '';
     ui.username.focus();
   }
@@ -244,7 +254,7 @@
     ui.loading.hidden = true;
     ui.auth.hidden = true;
     ui.app.hidden = false;
-    await Promise.all([loadWelcome(), loadSessions()]);
+    await Promise.all([loadWelcome(), loadSessions(), loadAdmin()]);
   }
 
   function signedOut(message, broadcast) {
@@ -263,6 +273,63 @@
     const res = await authed('/user/sessions');
     const { sessions = [] } = await res.json();
     ui.sessions.replaceChildren(...sessions.map(sessionItem));
+  }
+
+  // loadAdmin shows the user table when the signed-in user is an admin
+  // (/user/me says the roles of the current access token).
+  async function loadAdmin() {
+    const res = await authed('/user/me');
+    const info = await res.json();
+    me = info.username;
+    const admin = Array.isArray(info.roles) && info.roles.includes('admin');
+    ui.admin.hidden = !admin;
+    if (admin) await loadUsers(false);
+  }
+
+  // loadUsers shows the first page of users, or with more the next one.
+  async function loadUsers(more) {
+    const query = more && usersCursor ? `&cursor=${encodeURIComponent(usersCursor)}` : '';
+    const res = await authed(`/admin/users?limit=50${query}`);
+    const { users = [], nextCursor = '' } = await res.json();
+    const rows = users.map(userRow);
+    if (more) ui.users.append(...rows);
+    else ui.users.replaceChildren(...rows);
+    usersCursor = nextCursor;
+    ui.moreUsers.hidden = !nextCursor;
+  }
+
+  // userRow renders one user with textContent only. Every row but the
+  // admin's own has a lock or unlock button.
+  function userRow(u) {
+    const tr = document.createElement('tr');
+    tr.dataset.name = u.username;
+    tr.className = u.locked ? 'locked' : '';
+    const roles = Array.isArray(u.roles) && u.roles.length ? u.roles.join(', ') : '—';
+    for (const text of [u.username, roles, u.locked ? 'Locked' : 'Active', String(u.sessions)]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    const td = document.createElement('td');
+    if (u.username !== me) {
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = u.locked ? 'lock-toggle small' : 'lock-toggle small danger';
+      btn.dataset.name = u.username;
+      btn.dataset.action = u.locked ? 'unlock' : 'lock';
+      btn.textContent = u.locked ? 'Unlock' : 'Lock';
+      btn.setAttribute('aria-label', `${btn.textContent} ${u.username}`);
+      td.append(btn);
+    }
+    tr.append(td);
+    return tr;
+  }
+
+  // setLocked locks or unlocks a user; a lock ends their sessions at once.
+  async function setLocked(name, action) {
+    await authed(`/admin/users/${encodeURIComponent(name)}/${action}`, { method: 'POST' });
+    showNotice(action === 'lock' ? `${name} is locked and signed out everywhere` : `${name} is unlocked`);
+    await loadUsers(false);
   }
 
   const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -436,6 +503,12 @@
   ui.sessions.addEventListener('click', (ev) => {
     const btn = ev.target.closest('button.revoke');
     if (btn) act(btn, () => revoke(btn.dataset.id))(ev);
+  });
+  $('reload-users').addEventListener('click', act($('reload-users'), () => loadUsers(false)));
+  ui.moreUsers.addEventListener('click', act(ui.moreUsers, () => loadUsers(true)));
+  ui.users.addEventListener('click', (ev) => {
+    const btn = ev.target.closest('button.lock-toggle');
+    if (btn) act(btn, () => setLocked(btn.dataset.name, btn.dataset.action))(ev);
   });
 
   // On load, a silent refresh restores the session of a returning visitor;

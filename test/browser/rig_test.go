@@ -15,6 +15,7 @@ import (
 	"go-jwt/initialize"
 	"go-jwt/metrics"
 	"go-jwt/test/testkit"
+	"go-jwt/utils/accounts"
 	"go-jwt/web"
 )
 
@@ -32,6 +33,9 @@ type rig struct {
 	hits  *hitLog
 	log   *testkit.SyncBuffer // the service's log
 	shots string              // screenshot folder, kept after the test
+	// accounts is the service's account store, as the operator command
+	// line builds it: the test makes its admin with it.
+	accounts *accounts.Store
 
 	console *consoleLog
 	browser context.Context // the first tab; it owns the browser
@@ -80,8 +84,12 @@ func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
 	}
 	backend := testkit.Backends(t)[0]
 	r.redis = backend.Mini
-	router, err := initialize.Router(ctx, cfg, backend.Client, slog.New(slog.NewTextHandler(r.log, nil)), metrics.New(), r.clock.Now)
+	log := slog.New(slog.NewTextHandler(r.log, nil))
+	router, err := initialize.Router(ctx, cfg, backend.Client, log, metrics.New(), r.clock.Now)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, r.accounts, _, err = initialize.Accounts(ctx, cfg, backend.Client, log, r.clock.Now); err != nil {
 		t.Fatal(err)
 	}
 	serve(t, apiLn, r.hits.wrap(router))
