@@ -140,3 +140,35 @@ func TestRoleChangeCreatesNoSessionKeys(t *testing.T) {
 		t.Fatal("the role change created the expired session's key")
 	}
 }
+
+// TestRehashNeverRevertsAPasswordChange: a rehash (same password, new
+// parameters) computed from the old hash is dropped when the password was
+// changed meanwhile, and it leaves the account version alone.
+func TestRehashNeverRevertsAPasswordChange(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range testkit.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, 0)
+			old, err := f.users.Account(ctx, f.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const rehashed, changed = "$argon2id$v=19$m=2048,t=1,p=1$c2FsdA$cmVoYXNoZWQ", "$argon2id$v=19$m=1024,t=1,p=1$bmV3$Y2hhbmdlZA"
+			if err := f.users.Rehash(ctx, f.user, old.Hash, rehashed); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ := f.users.Account(ctx, f.user); a.Hash != rehashed || a.Version != old.Version {
+				t.Fatalf("rehash: %q version %q, want the new hash and the same version", a.Hash, a.Version)
+			}
+			if err := f.users.SetPasswordHash(ctx, f.user, changed); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.users.Rehash(ctx, f.user, rehashed, "$argon2id$v=19$m=4096,t=1,p=1$c2FsdA$c3RhbGU"); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ := f.users.Account(ctx, f.user); a.Hash != changed || a.Version == old.Version {
+				t.Fatalf("after a password change a stale rehash wrote %q (version %q)", a.Hash, a.Version)
+			}
+		})
+	}
+}
