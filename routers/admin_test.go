@@ -235,3 +235,32 @@ func TestMeShowsRoles(t *testing.T) {
 		t.Fatalf("/user/me %s, want roles [reader user] (DEFAULT_ROLES)", w.Body)
 	}
 }
+
+// TestForgedRolesClaim: a user's access token with "admin" written into its
+// roles claim (signature kept), or one signed with another key, is 401.
+func TestForgedRolesClaim(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, nil)
+		p := h.login()
+		parts := strings.Split(p.AccessToken, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims map[string]any
+		if err := json.Unmarshal(raw, &claims); err != nil {
+			t.Fatal(err)
+		}
+		claims["roles"] = []string{"admin", "user"}
+		forged, _ := json.Marshal(claims)
+		tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + parts[2]
+		other := newHarness(t, b, map[string]string{"JWT_SECRET": "another-secret-another-secret-another", "DEMO_USER": h.user + ":123"})
+		if _, err := other.accounts.SetRoles(t.Context(), h.user, []string{"admin", "user"}); err != nil {
+			t.Fatal(err)
+		}
+		otherKey := other.login().AccessToken // an admin's token, but not signed with this service's key
+		for name, tok := range map[string]string{"roles edited in": tampered, "signed with another key": otherKey} {
+			w := h.do(req{method: "GET", path: "/admin/users", header: bearer(tok)})
+			if w.Code != 401 {
+				t.Fatalf("%s: %d %s, want 401", name, w.Code, w.Body)
+			}
+		}
+	})
+}
