@@ -12,30 +12,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// register creates an account through the API, from Go's client.
-func register(ctx context.Context, t *testing.T, api, user, password string) {
+// credentials posts {"username","password"} to the API's path from Go's
+// client and returns the status.
+func credentials(ctx context.Context, t *testing.T, api, path, user, password string) int {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/public/register", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("register %s: %d", user, res.StatusCode)
-	}
-}
-
-// loginStatus is the status of a login from Go's client.
-func loginStatus(ctx context.Context, t *testing.T, api, user, password string) int {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/public/login", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +46,9 @@ func TestDemoPageAdmin(t *testing.T) {
 	b := r.firstTab()
 	const pw = "correct-horse-battery"
 	for _, u := range []string{"root", "alice", "bob"} {
-		register(ctx, t, r.api, u, pw)
+		if status := credentials(ctx, t, r.api, "/public/register", u, pw); status != http.StatusCreated {
+			t.Fatalf("register %s: %d", u, status)
+		}
 	}
 	// The first admin, as `go-jwt user roles root admin user` makes it.
 	if _, err := r.accounts.SetRoles(ctx, "root", []string{"admin", "user"}); err != nil {
@@ -110,14 +94,14 @@ func TestDemoPageAdmin(t *testing.T) {
 	if status := welcome(ctx, t, r.api, bob); status != http.StatusUnauthorized {
 		t.Errorf("bob's session after the lock: welcome answered %d, want 401", status)
 	}
-	if status := loginStatus(ctx, t, r.api, "bob", pw); status != http.StatusForbidden {
+	if status := credentials(ctx, t, r.api, "/public/login", "bob", pw); status != http.StatusForbidden {
 		t.Errorf("bob's login while locked: %d, want 403", status)
 	}
 
 	// Unlock: bob signs in again.
 	b.do("unlock bob", chromedp.Click(chromedp.CSS(`#users tr[data-name="bob"] button.lock-toggle`)),
 		until(row("bob", `r.cells[2].textContent === 'Active' && r.querySelector('button').textContent === 'Lock'`)))
-	if status := loginStatus(ctx, t, r.api, "bob", pw); status != http.StatusOK {
+	if status := credentials(ctx, t, r.api, "/public/login", "bob", pw); status != http.StatusOK {
 		t.Errorf("bob's login after the unlock: %d, want 200", status)
 	}
 	b.do("reload users", chromedp.Click(chromedp.CSS("#reload-users")),
