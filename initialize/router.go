@@ -125,7 +125,8 @@ func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient,
 	}
 	n, err := accts.Backfill(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("indexing the users: %w", err)
+		return nil, nil, nil, fmt.Errorf("indexing the users (keys %s and %s; an ACL user needs ~%s ~%s, docs/SCALING.md): %w",
+			global.KeyUserIndex, global.KeyAdmins, global.KeyUserIndex, global.KeyAdmins, err)
 	}
 	if n > 0 {
 		log.Info("user index built", "users", n)
