@@ -49,6 +49,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis/v8"
@@ -311,7 +312,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 	if err != nil || exists == 1 {
 		return 0, storeErr(err)
 	}
-	n := 0
+	var n atomic.Int64 // ForEachMaster scans the masters at once
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, global.KeyUser+"{*}", 1000).Iterator()
 		for iter.Next(ctx) {
@@ -319,7 +320,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 			if err := s.rdb.ZAdd(ctx, global.KeyUserIndex, &redis.Z{Member: name}).Err(); err != nil {
 				return err
 			}
-			n++
+			n.Add(1)
 		}
 		return iter.Err()
 	}
@@ -328,7 +329,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 	} else {
 		err = scan(ctx, s.rdb)
 	}
-	return n, storeErr(err)
+	return int(n.Load()), storeErr(err)
 }
 
 // LogAction writes the security event of one admin action, by the admin
