@@ -17,7 +17,7 @@ import (
 // JSON).
 func CORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
-		AllowMethods:  []string{"GET", "POST", "DELETE"},
+		AllowMethods:  []string{"GET", "POST", "PUT", "DELETE"}, // PUT: /admin/users/:name/roles
 		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Requested-With"},
 		ExposeHeaders: []string{"Retry-After", "X-Request-ID", "WWW-Authenticate"},
 		MaxAge:        10 * time.Minute,

@@ -264,3 +264,15 @@ func TestForgedRolesClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminRolesPreflight: a front end on an allowed origin may send the
+// PUT of a role change.
+func TestAdminRolesPreflight(t *testing.T) {
+	const app = "https://app.example"
+	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"CORS_ORIGINS": app})
+	w := h.do(req{method: "OPTIONS", path: "/admin/users/bob/roles", header: map[string]string{
+		"Origin": app, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization,content-type"}})
+	if w.Code != 204 || !strings.Contains(w.Header().Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Fatalf("preflight of a PUT: %d %v", w.Code, w.Header())
+	}
+}
