@@ -111,6 +111,8 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		c.SecretGenerated = true
 	}
 
+	r.secondFactor(&c) // DATA_KEY, ADMIN_MFA: mfa.go
+
 	demo := getenv("DEMO_USER")
 	if demo == "" && !c.Release {
 		demo = "kesa:123"

@@ -18,6 +18,7 @@ import (
 	"go-jwt/middleware"
 	"go-jwt/routers"
 	"go-jwt/utils"
+	"go-jwt/utils/mfa"
 )
 
 // NewLogger returns the service's logger: JSON in release mode (for log
@@ -60,13 +61,21 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
+	sealer, err := mfa.NewSealer(cfg.DataKey)
+	if err != nil {
+		return nil, err
+	}
+	factors := mfa.NewStore(rdb, sealer, cfg.Issuer, now)
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
 	}
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
-		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
+			MFA: factors, Log: log, Now: now},
+		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
+		MFA: &v1.MFA{Factors: factors, Passkeys: v1.NoPasskeys{}, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
+			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,

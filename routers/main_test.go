@@ -47,7 +47,7 @@ func fullRun() bool {
 // (a token split over a line would still leak it) and the test JWT secret.
 func leaked(log string, tokens []string) []string {
 	var out []string
-	needles := []string{"test-secret-test-secret"}
+	needles := []string{"test-secret-test-secret", dataKey}
 	for _, tok := range tokens {
 		needles = append(needles, tok, tok[strings.LastIndexByte(tok, '.')+1:])
 	}

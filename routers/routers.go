@@ -30,6 +30,8 @@ type Deps struct {
 	// Introspect, when not nil (INTROSPECT_SECRET set), serves POST
 	// /public/introspect; nil, it is a 404.
 	Introspect *v1.Introspect
+	// MFA serves the signed-in user's second-factor routes (/user/mfa/...).
+	MFA *v1.MFA
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
 	Log  *slog.Logger
@@ -77,6 +79,7 @@ func New(d Deps) (*gin.Engine, error) {
 	{
 		public.GET("/ping", d.Public.Ping)
 		public.POST("/login", d.Public.Login)
+		public.POST("/login/mfa", d.Public.LoginMFA)
 		public.GET("/refresh", d.Public.Refresh)
 		public.POST("/refresh", d.Public.Refresh)
 		if d.Registration {
@@ -97,6 +100,13 @@ func New(d Deps) (*gin.Engine, error) {
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
 		private.GET("/me", d.User.Me)
+
+		// Second factor (SPEC §11).
+		private.POST("/mfa/totp/enroll", d.MFA.Enroll)
+		private.POST("/mfa/totp/confirm", d.MFA.Confirm)
+		private.DELETE("/mfa/totp", d.MFA.Disable)
+		private.POST("/mfa/recovery-codes", d.MFA.RecoveryCodes)
+		private.GET("/mfa", d.MFA.Status)
 	}
 	return r, nil
 }

@@ -22,7 +22,7 @@ import (
 
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
-	Issue(username, sid string, authTime time.Time) (utils.Pair, error)
+	Issue(username, sid string, authTime time.Time, amr ...string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
@@ -72,8 +72,10 @@ type Public struct {
 	Limiter  Limiter
 	Events   Events
 	Cookies  Cookies
-	Log      *slog.Logger
-	Now      func() time.Time
+	// MFA is the second factor of the users who turned it on (mfa.go).
+	MFA LoginFactor
+	Log *slog.Logger
+	Now func() time.Time
 }
 
 // Ping answers "pong": the process is up and routing.
@@ -82,8 +84,10 @@ func (h *Public) Ping(c *gin.Context) {
 }
 
 // Login checks a username and password and opens a session: 200 with a
-// token pair. An unknown user and a wrong password get the same answer after
-// the same work, so neither the body nor the timing tells which it was.
+// token pair, amr ["pwd"]. An unknown user and a wrong password get the same
+// answer after the same work, so neither the body nor the timing tells which
+// it was; only the right password learns whether a second factor is on, and
+// then gets 403 mfa_required with an mfaToken instead of a pair (mfa.go).
 func (h *Public) Login(c *gin.Context) {
 	f, err := fields(c, "username", "password")
 	if err == nil {
@@ -94,11 +98,23 @@ func (h *Public) Login(c *gin.Context) {
 		return
 	}
 	name, err := checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
+	if err == nil {
+		var challenged bool
+		if challenged, err = h.challenge(c, name); challenged {
+			return
+		}
+	}
 	if err != nil {
 		response.Error(c, err)
 		return
 	}
-	p, err := h.Tokens.Issue(name, uuid.NewString(), h.Now())
+	h.open(c, name, global.AMRPassword)
+}
+
+// open starts a session of name, who authenticated with amr, and answers
+// with its token pair.
+func (h *Public) open(c *gin.Context, name string, amr ...string) {
+	p, err := h.Tokens.Issue(name, uuid.NewString(), h.Now(), amr...)
 	if err == nil {
 		err = h.Sessions.Create(c.Request.Context(), &p, client(c))
 	}
@@ -114,7 +130,7 @@ func (h *Public) Login(c *gin.Context) {
 // Refresh rotates a refresh token, taken from "Authorization: Bearer", a
 // JSON body {"refreshToken"} or, in cookie mode, the cookie: the presented
 // token and its session's access token stop working and a new pair is
-// returned. A refresh token that was already rotated away revokes the whole
+// returned, with the same auth_time and amr. A refresh token that was already rotated away revokes the whole
 // session (theft detection).
 func (h *Public) Refresh(c *gin.Context) {
 	raw, presented := middleware.BearerToken(c.GetHeader("Authorization"))
@@ -138,7 +154,7 @@ func (h *Public) Refresh(c *gin.Context) {
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
 	if err == nil {
-		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0))
+		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), old.AMR...)
 	}
 	if err == nil {
 		err = h.Sessions.Rotate(c.Request.Context(), old, &p, client(c))
