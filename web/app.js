@@ -111,11 +111,12 @@
       case 401:
         return body.error === 'invalid_credentials' ? 'Wrong username or password' : 'Your session has ended — please log in again';
       case 403:
-        return body.error === 'invalid_credentials' ? 'Wrong password' : 'The service refused this request from this page';
+        if (body.error === 'invalid_credentials') return sentence(body.message) || 'Wrong password';
+        return 'The service refused this request from this page';
       case 404:
         return 'That is no longer there — it may have ended already';
       case 409:
-        return 'That username is taken';
+        return res.url.endsWith('/public/register') ? 'That username is taken' : sentence(body.message) || 'That was done already';
       case 429: {
         const n = retryAfter(res);
         if (n === null) return 'Too many attempts — try again later';
@@ -237,6 +238,7 @@
     ui.welcome.textContent = '';
     ui.sessions.replaceChildren();
     ui.password.value = '';
+    mfa.reset();
     ui.username.focus();
   }
 
@@ -244,7 +246,7 @@
     ui.loading.hidden = true;
     ui.auth.hidden = true;
     ui.app.hidden = false;
-    await Promise.all([loadWelcome(), loadSessions()]);
+    await Promise.all([loadWelcome(), loadSessions(), mfa.load()]);
   }
 
   function signedOut(message, broadcast) {
@@ -365,10 +367,26 @@
     return { username, password };
   }
 
+  // login signs in with a password; an account with two-factor
+  // authentication on answers 403 mfa_required, and the code form (mfa.js)
+  // takes over.
   async function login({ username, password }) {
     const res = await send('/public/login', { method: 'POST', body: { username, password } });
+    if (res.status === 403) {
+      const body = await res.clone().json().catch(() => ({}));
+      if (body.error === 'mfa_required' && body.mfaToken) {
+        ui.password.value = '';
+        mfa.challenge(body.mfaToken);
+        return;
+      }
+    }
     if (!res.ok) throw await failure(res);
-    accessToken = (await res.json()).accessToken;
+    await signedIn((await res.json()).accessToken);
+  }
+
+  // signedIn enters the app with a fresh session's access token.
+  async function signedIn(token) {
+    accessToken = token;
     ui.form.reset();
     tell({ type: 'login', token: accessToken });
     await enterApp();
@@ -426,6 +444,8 @@
   }
 
   // --- wiring ----------------------------------------------------------------
+
+  const mfa = window.goJwtMfa({ send, authed, failure, ApiError, act, showNotice, signedIn });
 
   ui.form.addEventListener('submit', act(ui.loginBtn, () => login(credentials())));
   ui.registerBtn.addEventListener('click', act(ui.registerBtn, register));
