@@ -1,7 +1,8 @@
 // Package mfa is the second factor (SPEC §11): TOTP (RFC 6238, with
-// github.com/pquerna/otp) with its secrets encrypted at rest (seal.go),
-// recovery codes (recovery.go), and the login challenge that carries a
-// password login over to its second step (challenge.go).
+// github.com/pquerna/otp; totp.go) with its secrets encrypted at rest
+// (seal.go), recovery codes (recovery.go), the one script that accepts a
+// code (spend.go), and the login challenge that carries a password login
+// over to its second step (challenge.go).
 //
 // Redis layout (every key of one user under the hash tag {name}, so each
 // script touches one Cluster slot):
