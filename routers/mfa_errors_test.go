@@ -75,6 +75,8 @@ func TestTwoFactorRouteErrors(t *testing.T) {
 			expect(t, h.post("POST", "/public/login/mfa", "", "mfaToken", tok), 400, "invalid_request")
 			expect(t, h.post("POST", "/public/login/mfa", "", "mfaToken", tok, "code", "123456", "recoveryCode", rc[0]), 400, "invalid_request")
 			expect(t, h.do(req{method: "POST", path: "/public/login/mfa", body: "x", ctype: "text/plain"}), 415, "invalid_request")
+			expect(t, h.do(req{method: "POST", path: "/public/login/mfa", body: jsonBody("mfaToken", tok, "code", strings.Repeat("1", 9000)), ctype: "application/json"}), 413, "invalid_request")
+			expect(t, h.do(req{method: "POST", path: "/public/login/mfa", body: "mfaToken=" + tok + "&code=" + wrongCode(h.totp(secret, 0)), ctype: form}), 401, "invalid_credentials")
 			expect(t, h.secondStep("bm90LWEtdG9rZW4", "code", h.nextCode(secret)), 401, "invalid_token")
 			expect(t, h.secondStep(p.AccessToken, "code", h.nextCode(secret)), 401, "invalid_token")
 			expect(t, h.secondStep(tok, "recoveryCode", h.nextCode(secret)), 401, "invalid_credentials") // a TOTP code is no recovery code

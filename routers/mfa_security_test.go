@@ -163,6 +163,11 @@ func TestTwoFactorRedisDown(t *testing.T) {
 	}{
 		{"second step", h.secondStep(tok, "code", h.nextCode(secret)).Code},
 		{"status", h.do(req{method: "GET", path: "/user/mfa", header: bearer(a)}).Code},
+		{"enroll", h.post("POST", "/user/mfa/totp/enroll", a, "password", "123").Code},
+		{"confirm", h.post("POST", "/user/mfa/totp/confirm", a, "code", "123456").Code},
+		{"disable", h.post("DELETE", "/user/mfa/totp", a, "password", "123", "code", "123456").Code},
+		{"recovery codes", h.post("POST", "/user/mfa/recovery-codes", a, "password", "123", "code", "123456").Code},
+		{"password step", h.do(req{method: "POST", path: "/public/login", body: "username=" + h.user + "&password=123", ctype: form}).Code},
 	} {
 		if w.code != 503 {
 			t.Errorf("%s with Redis down: %d, want 503", w.name, w.code)
