@@ -5,15 +5,16 @@
 #   ./start.sh stop      remove both containers (the Redis volume and the network stay)
 #   ./start.sh logs      follow the service's logs
 #
-# Secrets: JWT_SECRET and REDIS_PASSWORD come from the environment, else from
-# .jwt_secret / .redis_password next to this script, else they are generated
-# once (openssl rand -hex 32) and stored there with mode 0600, so tokens and
-# the Redis data survive a restart.
+# Secrets: JWT_SECRET, DATA_KEY (encrypts TOTP secrets at rest) and
+# REDIS_PASSWORD come from the environment, else from .jwt_secret /
+# .data_key / .redis_password next to this script, else they are generated
+# once (openssl rand -hex 32) and stored there with mode 0600, so tokens, the
+# second factors and the Redis data survive a restart.
 #
 # Settings (environment): IMAGE, TAG, NETWORK, APP_CONTAINER, REDIS_CONTAINER,
 # REDIS_VOLUME, PUBLISH (host side of the port, default 127.0.0.1:9090), and,
 # passed to the service when set: ACCESS_TTL, REFRESH_TTL, SESSION_MAX_AGE,
-# CORS_ORIGINS, TRUSTED_PROXIES, REGISTRATION.
+# CORS_ORIGINS, TRUSTED_PROXIES, REGISTRATION, ADMIN_MFA.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -24,7 +25,7 @@ app="${APP_CONTAINER:-go-jwt}"
 redis="${REDIS_CONTAINER:-go-jwt-redis}"
 volume="${REDIS_VOLUME:-go-jwt-redis-data}"
 publish="${PUBLISH:-127.0.0.1:9090}"
-passthrough=(ACCESS_TTL REFRESH_TTL SESSION_MAX_AGE CORS_ORIGINS TRUSTED_PROXIES REGISTRATION)
+passthrough=(ACCESS_TTL REFRESH_TTL SESSION_MAX_AGE CORS_ORIGINS TRUSTED_PROXIES REGISTRATION ADMIN_MFA)
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'start.sh: %s\n' "$*" >&2; exit 1; }
@@ -68,14 +69,16 @@ start() {
     fi
 
     JWT_SECRET="$(secret JWT_SECRET .jwt_secret)"
+    DATA_KEY="$(secret DATA_KEY .data_key)"
     REDIS_PASSWORD="$(secret REDIS_PASSWORD .redis_password)"
     ((${#JWT_SECRET} >= 32)) || die "JWT_SECRET must be at least 32 bytes"
+    ((${#DATA_KEY} >= 32)) || die "DATA_KEY must be at least 32 bytes"
     # Secrets reach docker as `-e NAME` (no value): docker reads the value
     # from its own environment. With `-e NAME=value` or `--requirepass value`
     # they would sit in docker's argv, readable by every user through `ps`
     # or /proc. redis-cli reads REDISCLI_AUTH, so `-a value` is not needed.
     REDISCLI_AUTH="$REDIS_PASSWORD"
-    export JWT_SECRET REDIS_PASSWORD REDISCLI_AUTH
+    export JWT_SECRET DATA_KEY REDIS_PASSWORD REDISCLI_AUTH
 
     rm_container "$app"
     rm_container "$redis"
@@ -129,6 +132,7 @@ start() {
         -e "REDIS_ADDR=$redis:6379" \
         -e REDIS_PASSWORD \
         -e JWT_SECRET \
+        -e DATA_KEY \
         -e GIN_MODE=release \
         ${opt[@]+"${opt[@]}"} \
         "$image" \

@@ -34,6 +34,9 @@ import (
 
 const secret = "bench-secret-bench-secret-bench-secret"
 
+// dataKey is the service's DATA_KEY, required in release mode.
+const dataKey = "bench-data-key-bench-data-key-bench"
+
 // profileDir, when set, receives one CPU profile of the service per route
 // (go tool pprof <binary> <file>); pprofAddr is where the service serves it.
 var profileDir, pprofAddr string
@@ -90,7 +93,7 @@ func run(duration time.Duration, conns, sessions int) error {
 		return err
 	}
 	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), "APP_ADDR="+appAddr, "REDIS_ADDR="+redisAddr, "JWT_SECRET="+secret,
+	svc.Env = append(os.Environ(), "APP_ADDR="+appAddr, "REDIS_ADDR="+redisAddr, "JWT_SECRET="+secret, "DATA_KEY="+dataKey,
 		"GIN_MODE=release", "DEMO_USER=bench:bench-password", "PPROF_ADDR="+pprofAddr, "GO_JWT_INIT=off",
 		"LOGIN_USER_RATE=1000000", "LOGIN_USER_BURST=1000000", "LOGIN_IP_RATE=1000000", "LOGIN_IP_BURST=1000000")
 	svc.Stdout, svc.Stderr = logFile, logFile

@@ -106,4 +106,12 @@ type Config struct {
 	LoginUserBurst int
 	LoginIPRate    int
 	LoginIPBurst   int
+
+	// Second factor (SPEC §11). DataKey (DATA_KEY) encrypts TOTP secrets at
+	// rest; DataKeyGenerated tells that it was made up at start-up because
+	// DATA_KEY was unset outside release mode. AdminMFA (ADMIN_MFA) makes the
+	// admin group demand a second factor.
+	DataKey          []byte
+	DataKeyGenerated bool
+	AdminMFA         bool
 }

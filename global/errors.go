@@ -35,6 +35,29 @@ var (
 	// ErrBusy: too much work in flight (password hashing); try again soon.
 	ErrBusy = errors.New("server busy")
 
+	// Second factor (SPEC §11).
+
+	// ErrMFARequired: a second factor is needed (ADMIN_MFA, or the first
+	// step of a login of a user with TOTP on).
+	ErrMFARequired = errors.New("a second factor is required")
+	// ErrWrongCode: a signed-in user's TOTP or recovery code is wrong or was
+	// used already (403: the session is fine, only the code failed).
+	ErrWrongCode = errors.New("wrong code")
+	// ErrInvalidCode: the code of the second login step is wrong or was used
+	// already (401, like a wrong password).
+	ErrInvalidCode = errors.New("invalid code")
+	// ErrMFAActive: TOTP is on already (enroll, confirm).
+	ErrMFAActive = errors.New("two-factor authentication is already on")
+	// ErrMFAInactive: TOTP is off (disable, new recovery codes).
+	ErrMFAInactive = errors.New("two-factor authentication is not on")
+	// ErrNoEnrollment: confirm without a pending enrollment (none, or older
+	// than 10 minutes).
+	ErrNoEnrollment = errors.New("no enrollment pending: start again with POST /user/mfa/totp/enroll")
+	// ErrDataKey: a stored secret does not decrypt with DATA_KEY (a wrong or
+	// changed key). A 503: the second factor cannot be checked, so nothing
+	// passes, and nothing is charged to the user.
+	ErrDataKey = errors.New("stored secret cannot be decrypted with DATA_KEY")
+
 	// ErrInvalidToken is the parent of every token failure: each one below
 	// matches errors.Is(err, ErrInvalidToken) and answers 401 invalid_token.
 	ErrInvalidToken = errors.New("invalid token")
@@ -73,6 +96,9 @@ var (
 	// ErrTokenRaced: a refresh token rotated away moments ago came back within
 	// REFRESH_REUSE_GRACE; refused, but the session lives on.
 	ErrTokenRaced = tokenError("refresh token already used", "reuse_in_grace")
+	// ErrTokenMFA: an mfaToken that is unknown, spent, expired or dead after
+	// too many wrong codes.
+	ErrTokenMFA = tokenError("mfa token invalid, used or expired: log in again", "mfa_token")
 )
 
 // reasonError is a token failure with a short label for metrics.

@@ -46,3 +46,18 @@ const (
 
 // RoleAdmin is the role the /admin group requires.
 const RoleAdmin = "admin"
+
+// Authentication methods of the amr claim (RFC 8176 §2).
+const (
+	// AMRPassword: a password login.
+	AMRPassword = "pwd"
+	// AMROTP: a one-time password: a TOTP code or a recovery code.
+	AMROTP = "otp"
+	// AMRHardwareKey: proof of possession of a hardware-bound key (a passkey).
+	AMRHardwareKey = "hwk"
+)
+
+// Redis key prefix of the second factor (utils/mfa): KeyMFA + "{name}" is
+// a hash with the user's TOTP state; KeyMFA + "{name}:rc" the set of
+// recovery code hashes; KeyMFA + "{name}:c:" + id a login challenge.
+const KeyMFA = "m:"

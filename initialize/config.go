@@ -112,6 +112,7 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 	}
 
 	r.defaultRoles(&c) // DEFAULT_ROLES
+	r.secondFactor(&c) // DATA_KEY, ADMIN_MFA: mfa.go
 
 	demo := getenv("DEMO_USER")
 	if demo == "" && !c.Release {

@@ -31,7 +31,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if string(other.JWTSecret) == string(c.JWTSecret) {
 		t.Fatal("the generated secret is not random")
 	}
-	rel, err := LoadConfig(env("GIN_MODE", "release", "JWT_SECRET", goodSecret))
+	rel, err := LoadConfig(env("GIN_MODE", "release", "JWT_SECRET", goodSecret, "DATA_KEY", goodDataKey))
 	if err != nil || rel.DemoUser != "" || rel.DemoPage || !rel.Release || rel.SecretGenerated {
 		t.Fatalf("release defaults: %+v %v", rel, err)
 	}
@@ -65,6 +65,12 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"default role with a space", []string{"DEFAULT_ROLES", "two words"}, "DEFAULT_ROLES"},
 		{"admin as a default role", []string{"DEFAULT_ROLES", "user,admin"}, "DEFAULT_ROLES"},
 		{"17 default roles", []string{"DEFAULT_ROLES", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"}, "DEFAULT_ROLES"},
+
+		// Second factor (SPEC §11).
+		{"short data key", []string{"DATA_KEY", "short"}, "DATA_KEY"},
+		{"release without a data key", []string{"GIN_MODE", "release", "JWT_SECRET", goodSecret}, "DATA_KEY"},
+		{"data key equal to the JWT secret", []string{"JWT_SECRET", goodSecret, "DATA_KEY", goodSecret}, "DATA_KEY"},
+		{"admin MFA not on or off", []string{"ADMIN_MFA", "sometimes"}, "ADMIN_MFA"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,5 +95,22 @@ func TestDefaultRoles(t *testing.T) {
 		if err != nil || !slices.Equal(c.DefaultRoles, want) {
 			t.Errorf("DEFAULT_ROLES=%q: %v %v, want %v", in, c.DefaultRoles, err, want)
 		}
+	}
+}
+
+const goodDataKey = "fedcba9876543210fedcba9876543210"
+
+func TestSecondFactorConfig(t *testing.T) {
+	def, err := LoadConfig(env())
+	if err != nil || !def.DataKeyGenerated || len(def.DataKey) != 32 || def.AdminMFA {
+		t.Fatalf("defaults: generated %v, %d bytes, ADMIN_MFA %v, %v", def.DataKeyGenerated, len(def.DataKey), def.AdminMFA, err)
+	}
+	other, _ := LoadConfig(env())
+	if string(other.DataKey) == string(def.DataKey) || string(def.DataKey) == string(def.JWTSecret) {
+		t.Fatal("the generated DATA_KEY is not random and its own")
+	}
+	set, err := LoadConfig(env("DATA_KEY", goodDataKey, "ADMIN_MFA", "on"))
+	if err != nil || set.DataKeyGenerated || string(set.DataKey) != goodDataKey || !set.AdminMFA {
+		t.Fatalf("DATA_KEY and ADMIN_MFA set: %q generated %v, ADMIN_MFA %v, %v", set.DataKey, set.DataKeyGenerated, set.AdminMFA, err)
 	}
 }

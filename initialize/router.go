@@ -19,6 +19,7 @@ import (
 	"go-jwt/routers"
 	"go-jwt/utils"
 	"go-jwt/utils/accounts"
+	"go-jwt/utils/mfa"
 )
 
 // NewLogger returns the service's logger: JSON in release mode (for log
@@ -59,19 +60,27 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
+	sealer, err := mfa.NewSealer(cfg.DataKey)
+	if err != nil {
+		return nil, err
+	}
+	factors := mfa.NewStore(rdb, sealer, cfg.Issuer, now)
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
 	}
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
-		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
+			MFA: factors, Log: log, Now: now},
+		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
+		MFA: &v1.MFA{Factors: factors, Passkeys: v1.NoPasskeys{}, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
+			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
 
 		Admin:     &v1.Admin{Accounts: accts, Sessions: sessions, Hasher: hasher, Events: m, Log: log},
-		AdminAuth: middleware.RequireRole(global.RoleAdmin),
+		AdminAuth: adminAuth(cfg),
 
 		JWKS:           &v1.JWKS{Keys: keys.JWKS()},
 		Introspect:     introspect,
@@ -82,6 +91,16 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		DemoPage:       cfg.DemoPage,
 		TrustedProxies: cfg.TrustedProxies,
 	})
+}
+
+// adminAuth is what the admin group needs after a valid access token: the
+// admin role, and with ADMIN_MFA=on a second factor in the token's amr.
+func adminAuth(cfg global.Config) []gin.HandlerFunc {
+	h := []gin.HandlerFunc{middleware.RequireRole(global.RoleAdmin)}
+	if cfg.AdminMFA {
+		h = append(h, middleware.RequireSecondFactor())
+	}
+	return h
 }
 
 // metricsOnMain is the /metrics handler of the main router, or nil when
@@ -118,6 +137,7 @@ func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient,
 	*utils.Users, *accounts.Store, *utils.Hasher, error) {
 	users := utils.NewUsers(rdb, cfg.DefaultRoles)
 	accts := accounts.New(rdb, users, cfg.DefaultRoles, now)
+	accts.PurgeOnDelete(mfa.NewPurger(rdb))
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		cfg.HashConcurrent, cfg.HashWait)
 	if err != nil {

@@ -30,6 +30,9 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	if cfg.SecretGenerated {
 		log.Warn("JWT_SECRET is not set: using a random per-process key; tokens stop working when the process ends (and on a SIGHUP restart)")
 	}
+	if cfg.DataKeyGenerated {
+		log.Warn("DATA_KEY is not set: using a random per-process key; TOTP secrets stored now cannot be read after the process ends (and on a SIGHUP restart: two-factor logins then fail with 503)")
+	}
 	m := metrics.New()
 	rdb, closeRedis, err := NewRedis(cfg, log)
 	if err != nil {

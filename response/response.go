@@ -33,6 +33,8 @@ const (
 	CodeRateLimited        = "rate_limited"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal_error"
+	// CodeMFARequired: a second factor is needed (SPEC §11, §15).
+	CodeMFARequired = "mfa_required"
 )
 
 // Error codes added by SPEC §10 (roles and administration).
@@ -70,6 +72,15 @@ var rules = []rule{
 	{global.ErrForbidden, http.StatusForbidden, CodeForbidden, "this needs a role you do not have"},
 	{global.ErrAccountLocked, http.StatusForbidden, CodeAccountLocked, "this account is locked; ask an administrator"},
 	{global.ErrLastAdmin, http.StatusConflict, CodeConflict, "that would leave no unlocked admin"},
+
+	// Second factor (SPEC §11).
+	{global.ErrMFARequired, http.StatusForbidden, CodeMFARequired, "a second factor is required: sign in with your authenticator app or a passkey"},
+	{global.ErrWrongCode, http.StatusForbidden, CodeInvalidCredentials, "the code is wrong or was used already"},
+	{global.ErrInvalidCode, http.StatusUnauthorized, CodeInvalidCredentials, "invalid code"},
+	{global.ErrMFAActive, http.StatusConflict, CodeConflict, ""},
+	{global.ErrMFAInactive, http.StatusConflict, CodeConflict, ""},
+	{global.ErrNoEnrollment, http.StatusConflict, CodeConflict, ""},
+	{global.ErrDataKey, http.StatusServiceUnavailable, CodeUnavailable, "the second factor cannot be checked right now, try again later"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does
@@ -139,3 +150,24 @@ func Pair(c *gin.Context, p *utils.Pair) {
 
 // lifetime is the token's life in seconds from its issue.
 func lifetime(c *utils.Claims) int64 { return c.ExpiresAt.Unix() - c.IssuedAt.Unix() }
+
+// MFAChallenge is the answer to the right password of a user with a second
+// factor on: no token pair, an mfaToken for POST /public/login/mfa.
+type MFAChallenge struct {
+	Error    string   `json:"error"`
+	Message  string   `json:"message"`
+	MFAToken string   `json:"mfaToken"`
+	Methods  []string `json:"methods"`
+}
+
+// MFARequired answers 403 mfa_required with the mfaToken of the second
+// login step and the methods it accepts. Like a token pair, it is not to be
+// cached.
+func MFARequired(c *gin.Context, token string, methods []string) {
+	status, code, _ := Status(global.ErrMFARequired)
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	_ = c.Error(global.ErrMFARequired) // for the access log's reason
+	c.AbortWithStatusJSON(status, MFAChallenge{Error: code, Message: "enter a code from your authenticator app, or a recovery code",
+		MFAToken: token, Methods: methods})
+}

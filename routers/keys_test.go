@@ -162,7 +162,7 @@ func TestStartupKeySettings(t *testing.T) {
 		env  map[string]string
 		want string // the variable the error starts with; "" for accepted
 	}{
-		{"EdDSA in release mode without JWT_SECRET", map[string]string{"GIN_MODE": "release", "JWT_ALG": "EdDSA", "JWT_PRIVATE_KEY": edPrivate}, ""},
+		{"EdDSA in release mode without JWT_SECRET", map[string]string{"GIN_MODE": "release", "JWT_ALG": "EdDSA", "JWT_PRIVATE_KEY": edPrivate, "DATA_KEY": dataKey}, ""},
 		{"algorithm in another case", map[string]string{"JWT_ALG": "es256", "JWT_PRIVATE_KEY": ecPrivate, "JWT_PUBLIC_KEYS": ecPublic + " , " + ecPublic}, ""},
 		{"HS256 in release mode still needs JWT_SECRET", map[string]string{"GIN_MODE": "release", "JWT_ALG": "HS256"}, "JWT_SECRET"},
 		{"unknown algorithm", map[string]string{"JWT_ALG": "HS512", "JWT_SECRET": secret}, "JWT_ALG"},

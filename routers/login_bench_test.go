@@ -14,11 +14,17 @@ import (
 // the timing tells an attacker which usernames exist.
 //
 //	go test -run '^$' -bench LoginFailure -benchtime 200x ./routers/
+//
+// A user with two-factor authentication on costs the same as well: the
+// second factor is asked only after the password verified.
 func BenchmarkLoginFailure(b *testing.B) {
 	h := newBenchHarness(b)
+	withMFA := newHarness(b, h.backend, map[string]string{"ARGON2_MEMORY_KIB": "19456", "ARGON2_TIME": "2"})
+	withMFA.enableTOTP(withMFA.login().AccessToken)
 	for _, bc := range []struct{ name, body string }{
 		{"wrong-password", "username=" + h.user + "&password=wrong"},
 		{"unknown-user", "username=nobody-at-all&password=wrong"},
+		{"wrong-password-totp-on", "username=" + withMFA.user + "&password=wrong"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

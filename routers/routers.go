@@ -31,6 +31,8 @@ type Deps struct {
 	// Introspect, when not nil (INTROSPECT_SECRET set), serves POST
 	// /public/introspect; nil, it is a 404.
 	Introspect *v1.Introspect
+	// MFA serves the signed-in user's second-factor routes (/user/mfa/...).
+	MFA *v1.MFA
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
 	Log  *slog.Logger
@@ -49,9 +51,10 @@ type Deps struct {
 	TrustedProxies []string
 
 	// Admin serves the /admin group, guarded by Auth and then AdminAuth
-	// (middleware.RequireRole admin).
+	// (middleware.RequireRole admin and, with ADMIN_MFA=on,
+	// middleware.RequireSecondFactor), in order.
 	Admin     *v1.Admin
-	AdminAuth gin.HandlerFunc
+	AdminAuth []gin.HandlerFunc
 }
 
 // New returns the engine with every route.
@@ -83,6 +86,7 @@ func New(d Deps) (*gin.Engine, error) {
 	{
 		public.GET("/ping", d.Public.Ping)
 		public.POST("/login", d.Public.Login)
+		public.POST("/login/mfa", d.Public.LoginMFA)
 		public.GET("/refresh", d.Public.Refresh)
 		public.POST("/refresh", d.Public.Refresh)
 		if d.Registration {
@@ -103,10 +107,17 @@ func New(d Deps) (*gin.Engine, error) {
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
 		private.GET("/me", d.User.Me)
+
+		// Second factor (SPEC §11).
+		private.POST("/mfa/totp/enroll", d.MFA.Enroll)
+		private.POST("/mfa/totp/confirm", d.MFA.Confirm)
+		private.DELETE("/mfa/totp", d.MFA.Disable)
+		private.POST("/mfa/recovery-codes", d.MFA.RecoveryCodes)
+		private.GET("/mfa", d.MFA.Status)
 	}
 
 	// Administration (SPEC §10): a valid access token, then the admin role.
-	admin := r.Group("/admin", middleware.BodyLimit(BodyLimit), d.Auth, d.AdminAuth)
+	admin := r.Group("/admin", append([]gin.HandlerFunc{middleware.BodyLimit(BodyLimit), d.Auth}, d.AdminAuth...)...)
 	{
 		admin.GET("/users", d.Admin.ListUsers)
 		admin.POST("/users", d.Admin.CreateUser)
@@ -124,7 +135,7 @@ func New(d Deps) (*gin.Engine, error) {
 // demoPage serves the embedded demo front end. Its policy lets the page talk
 // only to this origin and keeps it out of frames (clickjacking).
 func demoPage(r *gin.Engine) {
-	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"} {
+	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/mfa.js": "mfa.js", "/style.css": "style.css"} {
 		r.GET(path, func(c *gin.Context) {
 			c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			c.Header("X-Content-Type-Options", "nosniff")

@@ -46,6 +46,7 @@ func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness
 	h := &harness{t: t, clock: testkit.NewClock(), backend: b, log: new(bytes.Buffer), user: testkit.Name(t)}
 	vars := map[string]string{
 		"JWT_SECRET":        "test-secret-test-secret-test-secret",
+		"DATA_KEY":          dataKey,
 		"DEMO_USER":         h.user + ":123",
 		"ARGON2_MEMORY_KIB": "1024", // cheap hashes: tests are not about cost
 		"ARGON2_TIME":       "1",
@@ -112,6 +113,10 @@ func (h *harness) do(r req) *httptest.ResponseRecorder {
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
 const form = "application/x-www-form-urlencoded"
+
+// dataKey is the tests' DATA_KEY (required in release mode); TestMain fails
+// the run if the log holds it.
+const dataKey = "test-data-key-test-data-key-test-data-key"
 
 // pair is the token pair answer.
 type pair struct {

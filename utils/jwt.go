@@ -6,6 +6,7 @@ package utils
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,9 +109,11 @@ func (j *JWT) AccessTTL() time.Duration { return j.accessTTL }
 func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
 
 // Issue signs a new pair for the session sid of username, whose user logged
-// in at authTime and holds roles (sorted; the access token carries them).
-// Both tokens get fresh random ids (jti).
-func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string) (Pair, error) {
+// in at authTime and holds roles (sorted; the access token carries them),
+// with the methods amr (RFC 8176; both tokens carry them, so a rotation
+// re-issues them from the refresh token). Both tokens get fresh random ids
+// (jti).
+func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string, amr ...string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -121,6 +124,9 @@ func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string) (P
 		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
 	}
 	p.AccessClaims.Roles = roles
+	if len(amr) > 0 { // each token its own copy: callers may change theirs
+		p.AccessClaims.AMR, p.RefreshClaims.AMR = slices.Clone(amr), slices.Clone(amr)
+	}
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {
 		return Pair{}, err

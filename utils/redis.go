@@ -23,6 +23,9 @@ type Session struct {
 	IP          string    `json:"ip"`
 	UserAgent   string    `json:"userAgent"`
 	Current     bool      `json:"current"`
+	// AMR is how the session's user authenticated (RFC 8176), as its
+	// tokens say; empty for a session opened before amr existed.
+	AMR []string `json:"amr"`
 }
 
 // Client is what a session records of the client that made or refreshed it.
@@ -46,7 +49,12 @@ const maxUserAgent = 256
 //	      49-61  when that one was rotated away, unix ms, 13 digits
 //	      62-71  created, unix s, 10 digits
 //	      72-81  last refreshed, unix s, 10 digits
-//	      82-    client IP, "\n", User-Agent
+//	      82-    client IP, "\n", User-Agent, "\n", amr
+//
+// amr is the session's authentication methods joined by commas ("pwd",
+// "pwd,otp", "hwk"): the variable tail's last line, so the fixed header
+// above is untouched by it. A value written before amr existed has one
+// newline only and reads as no amr.
 //
 // The user's sessions are indexed as fields "s:"+sid of the user's hash (see
 // Users), valued with the session's expiry in unix seconds, so listing and
@@ -86,26 +94,47 @@ func rawID(id string) (string, error) {
 }
 
 // pack builds a new session's value.
-func pack(access, refresh string, now time.Time, cl Client) string {
+func pack(access, refresh string, now time.Time, cl Client, amr []string) string {
 	var b strings.Builder
-	b.Grow(headerLen + len(cl.IP) + 1 + len(cl.UserAgent))
+	b.Grow(headerLen + len(cl.IP) + 1 + len(cl.UserAgent) + 1 + 8)
 	b.WriteString(access)
 	b.WriteString(refresh)
 	b.WriteString(strings.Repeat("\x00", jtiLen))
 	b.WriteString("0000000000000")
 	fmt.Fprintf(&b, "%010d%010d", now.Unix(), now.Unix())
-	b.WriteString(tail(cl))
+	b.WriteString(tail(cl, amr))
 	return b.String()
 }
 
-// tail is the variable part of the value: IP and User-Agent, which holds no
-// newline (HTTP forbids it in a header value).
-func tail(cl Client) string {
+// tail is the variable part of the value: IP, User-Agent, which holds no
+// newline (HTTP forbids it in a header value), and amr.
+func tail(cl Client, amr []string) string {
 	ua := cl.UserAgent
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
 	}
-	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ")
+	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ") + "\n" + packAMR(amr)
+}
+
+// packAMR joins amr for the session value. The methods are the service's
+// own constants (global.AMR*) from signed claims, never client text; one
+// holding a comma or a newline could not be read back, and is left out.
+func packAMR(amr []string) string {
+	keep := make([]string, 0, len(amr))
+	for _, m := range amr {
+		if m != "" && !strings.ContainsAny(m, ",\n") {
+			keep = append(keep, m)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// unpackAMR reads what packAMR wrote; never nil, so the JSON is a list.
+func unpackAMR(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
 }
 
 func unpack(id, v string) (Session, bool) {
@@ -114,8 +143,10 @@ func unpack(id, v string) (Session, bool) {
 	}
 	c, _ := strconv.ParseInt(v[61:71], 10, 64)
 	u, _ := strconv.ParseInt(v[71:81], 10, 64)
-	ip, ua, _ := strings.Cut(v[headerLen:], "\n")
-	return Session{ID: id, CreatedAt: time.Unix(c, 0).UTC(), RefreshedAt: time.Unix(u, 0).UTC(), IP: ip, UserAgent: ua}, true
+	ip, rest, _ := strings.Cut(v[headerLen:], "\n")
+	ua, amr, _ := strings.Cut(rest, "\n")
+	return Session{ID: id, CreatedAt: time.Unix(c, 0).UTC(), RefreshedAt: time.Unix(u, 0).UTC(), IP: ip, UserAgent: ua,
+		AMR: unpackAMR(amr)}, true
 }
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
@@ -153,9 +184,9 @@ end
 return 1
 `)
 
-// Create records the new session of pair p, signed for the account at
-// version (Account.Version). An account changed since it was read is
-// global.ErrAccountChanged (read it again and sign anew), a locked one
+// Create records the new session of pair p, with its amr, signed for the
+// account at version (Account.Version). An account changed since it was read
+// is global.ErrAccountChanged (read it again and sign anew), a locked one
 // global.ErrAccountLocked.
 func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version string) error {
 	a, r := &p.AccessClaims, &p.RefreshClaims
@@ -169,7 +200,7 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version strin
 	}
 	now := s.now()
 	n, err := createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
-		pack(aid, rid, now, cl), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
+		pack(aid, rid, now, cl, a.AMR), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
 		version,
 	).Int()
 	switch {
@@ -255,7 +286,8 @@ return 3
 // concurrent rotations with one token exactly one succeeds. A reused refresh
 // token revokes the session and returns global.ErrTokenReused; an account
 // changed since it was read is global.ErrAccountChanged (nothing changed:
-// read it again and sign anew).
+// read it again and sign anew). The session records next's amr (the refresh
+// handler re-issues the presented token's own).
 func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client, version string) error {
 	presented, err := rawID(old.ID)
 	if err != nil {
@@ -271,7 +303,7 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	}
 	now := s.now()
 	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
-		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl),
+		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl, next.AccessClaims.AMR),
 		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
 		version,
 	).Int()

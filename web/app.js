@@ -118,11 +118,12 @@
       case 403:
         if (body.error === 'account_locked') return 'This account is locked — ask an administrator';
         if (body.error === 'forbidden') return 'That needs the admin role';
-        return body.error === 'invalid_credentials' ? 'Wrong password' : 'The service refused this request from this page';
+        if (body.error === 'invalid_credentials') return sentence(body.message) || 'Wrong password';
+        return 'The service refused this request from this page';
       case 404:
         return 'That is no longer there — it may have ended already';
       case 409:
-        return body.message === 'username already taken' || !body.message ? 'That username is taken' : sentence(body.message);
+        return res.url.endsWith('/public/register') ? 'That username is taken' : sentence(body.message) || 'That was done already';
       case 429: {
         const n = retryAfter(res);
         if (n === null) return 'Too many attempts — try again later';
@@ -247,6 +248,7 @@
     ui.users.replaceChildren();
     me = null;
     ui.password.value = '';
+    mfa.reset();
     ui.username.focus();
   }
 
@@ -254,7 +256,7 @@
     ui.loading.hidden = true;
     ui.auth.hidden = true;
     ui.app.hidden = false;
-    await Promise.all([loadWelcome(), loadSessions(), loadAdmin()]);
+    await Promise.all([loadWelcome(), loadSessions(), loadAdmin(), mfa.load()]);
   }
 
   function signedOut(message, broadcast) {
@@ -432,10 +434,26 @@
     return { username, password };
   }
 
+  // login signs in with a password; an account with two-factor
+  // authentication on answers 403 mfa_required, and the code form (mfa.js)
+  // takes over.
   async function login({ username, password }) {
     const res = await send('/public/login', { method: 'POST', body: { username, password } });
+    if (res.status === 403) {
+      const body = await res.clone().json().catch(() => ({}));
+      if (body.error === 'mfa_required' && body.mfaToken) {
+        ui.password.value = '';
+        mfa.challenge(body.mfaToken);
+        return;
+      }
+    }
     if (!res.ok) throw await failure(res);
-    accessToken = (await res.json()).accessToken;
+    await signedIn((await res.json()).accessToken);
+  }
+
+  // signedIn enters the app with a fresh session's access token.
+  async function signedIn(token) {
+    accessToken = token;
     ui.form.reset();
     tell({ type: 'login', token: accessToken });
     await enterApp();
@@ -493,6 +511,8 @@
   }
 
   // --- wiring ----------------------------------------------------------------
+
+  const mfa = window.goJwtMfa({ send, authed, failure, ApiError, act, showNotice, signedIn });
 
   ui.form.addEventListener('submit', act(ui.loginBtn, () => login(credentials())));
   ui.registerBtn.addEventListener('click', act(ui.registerBtn, register));

@@ -47,6 +47,9 @@ type introspection struct {
 	Exp       int64  `json:"exp"`
 	Iat       int64  `json:"iat"`
 	Nbf       int64  `json:"nbf,omitempty"`
+	// AMR is how the token's user authenticated (RFC 8176; RFC 7662 lets
+	// an answer carry any claim of the token).
+	AMR []string `json:"amr,omitempty"`
 }
 
 // Introspect answers POST /public/introspect: form (or JSON) token and
@@ -82,7 +85,7 @@ func (h *Introspect) Introspect(c *gin.Context) {
 	out := introspection{
 		Active: true, TokenType: claims.Type, Username: claims.Username, Sub: claims.Username,
 		Iss: claims.Issuer, Jti: claims.ID, Sid: claims.SessionID,
-		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(),
+		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), AMR: claims.AMR,
 	}
 	if claims.NotBefore != nil {
 		out.Nbf = claims.NotBefore.Unix()

@@ -22,7 +22,7 @@ import (
 
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
-	Issue(username, sid string, authTime time.Time, roles []string) (utils.Pair, error)
+	Issue(username, sid string, authTime time.Time, roles []string, amr ...string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
@@ -83,8 +83,10 @@ type Public struct {
 	Limiter  Limiter
 	Events   Events
 	Cookies  Cookies
-	Log      *slog.Logger
-	Now      func() time.Time
+	// MFA is the second factor of the users who turned it on (mfa.go).
+	MFA LoginFactor
+	Log *slog.Logger
+	Now func() time.Time
 }
 
 // Ping answers "pong": the process is up and routing.
@@ -93,10 +95,12 @@ func (h *Public) Ping(c *gin.Context) {
 }
 
 // Login checks a username and password and opens a session: 200 with a
-// token pair whose access token carries the user's roles. An unknown user
-// and a wrong password get the same answer after the same work, so neither
-// the body nor the timing tells which it was. The right password of a locked
-// account is 403 account_locked; a wrong one stays 401.
+// token pair whose access token carries the user's roles, amr ["pwd"]. An
+// unknown user and a wrong password get the same answer after the same work,
+// so neither the body nor the timing tells which it was. Only the right
+// password learns more: a locked account is 403 account_locked, and a user
+// with a second factor on gets 403 mfa_required with an mfaToken instead of
+// a pair (mfa.go).
 func (h *Public) Login(c *gin.Context) {
 	f, err := fields(c, "username", "password")
 	if err == nil {
@@ -106,29 +110,62 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
+	check := func() (utils.Account, error) {
+		return checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
+	}
+	acct, err := check()
+	if err == nil && acct.Locked {
+		err = global.ErrAccountLocked
+	}
+	if err == nil {
+		var challenged bool
+		if challenged, err = h.challenge(c, acct.Name); challenged {
+			return
+		}
+	}
+	if err != nil {
+		h.refused(c, acct.Name, err)
+		return
+	}
+	h.open(c, acct, check, global.AMRPassword)
+}
+
+// refused answers a sign-in that failed with err; a locked account's is
+// also a security event.
+func (h *Public) refused(c *gin.Context, name string, err error) {
+	if errors.Is(err, global.ErrAccountLocked) {
+		h.Log.Warn("login refused: account locked", "user", name, "ip", c.ClientIP(),
+			"request_id", c.GetString(global.CtxRequestID))
+	}
+	response.Error(c, err)
+}
+
+// open starts a session of acct, who authenticated with amr, and answers
+// with its token pair. The session is written only if the account is still
+// the one read (Account.Version): if a lock, a role change or a password
+// reset came in between, reread reads it again (re-checking the password
+// for a password login) and the pair is signed anew, at most accountRetries
+// times.
+func (h *Public) open(c *gin.Context, acct utils.Account, reread func() (utils.Account, error), amr ...string) {
 	var p utils.Pair
-	var acct utils.Account
-	for range accountRetries { // again only if the account changed meanwhile
-		acct, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
-		if err == nil && acct.Locked {
-			err = global.ErrAccountLocked
-		}
-		if err == nil {
-			p, err = h.Tokens.Issue(acct.Name, uuid.NewString(), h.Now(), acct.Roles)
-		}
+	var err error
+	for try := 0; ; try++ {
+		p, err = h.Tokens.Issue(acct.Name, uuid.NewString(), h.Now(), acct.Roles, amr...)
 		if err == nil {
 			err = h.Sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
 		}
-		if !errors.Is(err, global.ErrAccountChanged) {
+		if !errors.Is(err, global.ErrAccountChanged) || try+1 >= accountRetries {
+			break
+		}
+		if acct, err = reread(); err == nil && acct.Locked {
+			err = global.ErrAccountLocked
+		}
+		if err != nil {
 			break
 		}
 	}
-	if errors.Is(err, global.ErrAccountLocked) {
-		h.Log.Warn("login refused: account locked", "user", acct.Name, "ip", c.ClientIP(),
-			"request_id", c.GetString(global.CtxRequestID))
-	}
 	if err != nil {
-		response.Error(c, err)
+		h.refused(c, acct.Name, err)
 		return
 	}
 	h.Events.Issued()
@@ -139,7 +176,7 @@ func (h *Public) Login(c *gin.Context) {
 // Refresh rotates a refresh token, taken from "Authorization: Bearer", a
 // JSON body {"refreshToken"} or, in cookie mode, the cookie: the presented
 // token and its session's access token stop working and a new pair is
-// returned. A refresh token that was already rotated away revokes the whole
+// returned, with the same auth_time and amr. A refresh token that was already rotated away revokes the whole
 // session (theft detection).
 func (h *Public) Refresh(c *gin.Context) {
 	raw, presented := middleware.BearerToken(c.GetHeader("Authorization"))
@@ -235,7 +272,7 @@ func (h *Public) rotate(c *gin.Context, old *utils.Claims) (utils.Pair, error) {
 			return p, global.ErrTokenRevoked
 		}
 		if err == nil {
-			p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), acct.Roles)
+			p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), acct.Roles, old.AMR...)
 		}
 		if err == nil {
 			err = h.Sessions.Rotate(ctx, old, &p, client(c), acct.Version)

@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,13 +49,7 @@ func TestUnknownUsersCostAHash(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hasher := &countingHasher{}
-			h := &Public{Users: oneUser{}, Hasher: hasher, Limiter: noLimits{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
-			r := gin.New()
-			r.POST("/login", h.Login)
-			req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			w := httptest.NewRecorder()
-			r.ServeHTTP(w, req)
+			w := login(&Public{Users: oneUser{}, Hasher: hasher, Limiter: noLimits{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}, tt.body)
 			if w.Code != http.StatusUnauthorized || len(hasher.verified) != 1 || hasher.verified[0] != tt.verified {
 				t.Fatalf("status %d, hashes verified %q; want 401 after exactly one verification of %q", w.Code, hasher.verified, tt.verified)
 			}

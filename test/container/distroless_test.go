@@ -53,6 +53,7 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 		// chroot keeps the network namespace: 127.0.0.1 is the host's.
 		"REDIS_ADDR=" + proc.RedisAddr(t),
 		"JWT_SECRET=" + proc.RandomHex(t, 32),
+		"DATA_KEY=" + proc.RandomHex(t, 32),
 	}
 	jail := func(pid1 bool) *syscall.SysProcAttr {
 		a := &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: nonroot, Gid: nonroot}}

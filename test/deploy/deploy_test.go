@@ -29,7 +29,7 @@ case "$1 $2" in
 "network create") : > '{{dir}}/network.state' ;;
 esac
 if [ "$1" = run ]; then
-	printf 'JWT_SECRET=%s\nREDIS_PASSWORD=%s\nREDISCLI_AUTH=%s\n' "$JWT_SECRET" "$REDIS_PASSWORD" "$REDISCLI_AUTH" >> '{{dir}}/docker.env'
+	printf 'JWT_SECRET=%s\nDATA_KEY=%s\nREDIS_PASSWORD=%s\nREDISCLI_AUTH=%s\n' "$JWT_SECRET" "$DATA_KEY" "$REDIS_PASSWORD" "$REDISCLI_AUTH" >> '{{dir}}/docker.env'
 fi
 if [ "$1" = exec ] && [ -z "$FAKE_NO_PONG" ]; then
 	case " $* " in *" ping "*) echo PONG ;; esac
@@ -135,7 +135,7 @@ func TestStartScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first start: %v", err)
 	}
-	secret1, pass1 := s.read(t, ".jwt_secret"), s.read(t, ".redis_password")
+	secret1, pass1, data1 := s.read(t, ".jwt_secret"), s.read(t, ".redis_password"), s.read(t, ".data_key")
 	second, err := s.run(t, []string{"ACCESS_TTL=5m"}, "start.sh", "start")
 	if err != nil {
 		t.Fatalf("second start: %v", err)
@@ -174,19 +174,20 @@ func TestStartScript(t *testing.T) {
 		{"secrets passed by name, values not on the command line", func() error {
 			for _, c := range slices.Concat(first, second) {
 				for _, a := range c {
-					if strings.Contains(a, secret1) || strings.Contains(a, pass1) {
+					if strings.Contains(a, secret1) || strings.Contains(a, pass1) || strings.Contains(a, data1) {
 						return fmt.Errorf("secret in argv: %q", c)
 					}
 				}
 			}
-			if find(first, []string{"run"}, "go-jwt:latest", "JWT_SECRET", "REDIS_PASSWORD") < 0 {
-				return fmt.Errorf("app run lacks -e JWT_SECRET / -e REDIS_PASSWORD: %q", first)
+			if find(first, []string{"run"}, "go-jwt:latest", "JWT_SECRET", "DATA_KEY", "REDIS_PASSWORD") < 0 {
+				return fmt.Errorf("app run lacks -e JWT_SECRET / -e DATA_KEY / -e REDIS_PASSWORD: %q", first)
 			}
-			return check(strings.Contains(seen, "JWT_SECRET="+secret1+"\n") && strings.Contains(seen, "REDIS_PASSWORD="+pass1+"\n"),
+			return check(strings.Contains(seen, "JWT_SECRET="+secret1+"\n") && strings.Contains(seen, "REDIS_PASSWORD="+pass1+"\n") &&
+				strings.Contains(seen, "DATA_KEY="+data1+"\n") && data1 != secret1,
 				"docker did not receive the stored secrets in its environment")
 		}},
 		{"secret files are 0600, 64 hex chars, reused on re-run", func() error {
-			for name, v := range map[string]string{".jwt_secret": secret1, ".redis_password": pass1} {
+			for name, v := range map[string]string{".jwt_secret": secret1, ".redis_password": pass1, ".data_key": data1} {
 				fi, err := os.Stat(filepath.Join(s.dir, name))
 				if err != nil {
 					return err
@@ -229,23 +230,31 @@ func TestStartScript(t *testing.T) {
 func TestStartScriptEdges(t *testing.T) {
 	t.Run("secrets from the environment are used and not stored", func(t *testing.T) {
 		s := newSandbox(t)
-		jwt, pw := strings.Repeat("j", 40), strings.Repeat("p", 20)
-		calls, err := s.run(t, []string{"JWT_SECRET=" + jwt, "REDIS_PASSWORD=" + pw}, "start.sh")
+		jwt, pw, dk := strings.Repeat("j", 40), strings.Repeat("p", 20), strings.Repeat("d", 36)
+		calls, err := s.run(t, []string{"JWT_SECRET=" + jwt, "REDIS_PASSWORD=" + pw, "DATA_KEY=" + dk}, "start.sh")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{".jwt_secret", ".redis_password"} {
+		for _, f := range []string{".jwt_secret", ".redis_password", ".data_key"} {
 			if _, err := os.Stat(filepath.Join(s.dir, f)); err == nil {
 				t.Errorf("%s written although the secret came from the environment", f)
 			}
 		}
-		if seen := s.read(t, "docker.env"); !strings.Contains(seen, "JWT_SECRET="+jwt+"\n") || !strings.Contains(seen, "REDISCLI_AUTH="+pw+"\n") {
+		if seen := s.read(t, "docker.env"); !strings.Contains(seen, "JWT_SECRET="+jwt+"\n") || !strings.Contains(seen, "REDISCLI_AUTH="+pw+"\n") ||
+			!strings.Contains(seen, "DATA_KEY="+dk+"\n") {
 			t.Errorf("docker env: %q", seen)
 		}
 		for _, c := range calls {
-			if strings.Contains(strings.Join(c, " "), jwt) || strings.Contains(strings.Join(c, " "), pw) {
+			if strings.Contains(strings.Join(c, " "), jwt) || strings.Contains(strings.Join(c, " "), pw) || strings.Contains(strings.Join(c, " "), dk) {
 				t.Errorf("secret in argv: %q", c)
 			}
+		}
+	})
+	t.Run("a short DATA_KEY is refused before anything starts", func(t *testing.T) {
+		s := newSandbox(t)
+		calls, err := s.run(t, []string{"DATA_KEY=short"}, "start.sh")
+		if err == nil || count(calls, "run") != 0 {
+			t.Errorf("start.sh with a 5-byte DATA_KEY: err %v, %d containers run", err, count(calls, "run"))
 		}
 	})
 	t.Run("redis never answering fails after 30 pings without starting the service", func(t *testing.T) {
@@ -312,8 +321,9 @@ func TestComposeConfig(t *testing.T) {
 		env    []string
 		wantOK bool
 	}{
-		{"valid with both secrets", []string{"JWT_SECRET=" + strings.Repeat("s", 32)}, true},
-		{"refused without JWT_SECRET", nil, false},
+		{"valid with the secrets", []string{"JWT_SECRET=" + strings.Repeat("s", 32), "DATA_KEY=" + strings.Repeat("d", 32)}, true},
+		{"refused without JWT_SECRET", []string{"DATA_KEY=" + strings.Repeat("d", 32)}, false},
+		{"refused without DATA_KEY", []string{"JWT_SECRET=" + strings.Repeat("s", 32)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("docker-compose", "-f", "docker-compose.yml", "config", "-q")

@@ -91,6 +91,7 @@ func serviceEnv(t *testing.T, redisAddr string) map[string]string {
 		"REDIS_ADDR": redisAddr,
 		// A fixed secret: tokens survive restarts.
 		"JWT_SECRET": proc.RandomHex(t, 32),
+		"DATA_KEY":   proc.RandomHex(t, 32),
 		"DEMO_USER":  testkit.Name(t) + ":pw-" + proc.RandomHex(t, 4),
 		// Cheap hashes; tests that want slow logins raise these.
 		"ARGON2_TIME":       "1",

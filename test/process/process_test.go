@@ -529,6 +529,8 @@ func TestBadConfigExitsWithOneLine(t *testing.T) {
 		{"unparsable duration", map[string]string{"ACCESS_TTL": "abc"}, nil, "ACCESS_TTL", "duration"},
 		{"short secret", map[string]string{"JWT_SECRET": "short"}, nil, "JWT_SECRET", "32"},
 		{"release mode without a secret", map[string]string{"GIN_MODE": "release"}, []string{"JWT_SECRET"}, "JWT_SECRET", "release"},
+		{"release mode without a data key", map[string]string{"GIN_MODE": "release"}, []string{"DATA_KEY"}, "DATA_KEY", "release"},
+		{"short data key", map[string]string{"DATA_KEY": "short"}, nil, "DATA_KEY", "32"},
 		{"unreachable Redis", map[string]string{"REDIS_ADDR": "127.0.0.1:1"}, nil, "REDIS_ADDR", "127.0.0.1:1"},
 		{"Redis address without a port", map[string]string{"REDIS_ADDR": "localhost"}, nil, "REDIS_ADDR", "host:port"},
 		{"argon2 time out of range", map[string]string{"ARGON2_TIME": "0"}, nil, "ARGON2_TIME", "0"},

@@ -71,6 +71,31 @@ type Store struct {
 	// updated, when set (tests only), runs between a user's change and its
 	// registration as an admin: the gap the ticket order guards.
 	updated func()
+	// purgers delete what other capabilities keep of a user (second
+	// factor, passkeys) when the account is deleted.
+	purgers []Purger
+}
+
+// Purger deletes one capability's state of a user (mfa.Purger,
+// passkey.Store): Delete runs each, so a name registered again inherits
+// nothing of the old account.
+type Purger interface {
+	DeleteAll(ctx context.Context, user string) error
+}
+
+// PurgeOnDelete adds p to what Delete removes with an account.
+func (s *Store) PurgeOnDelete(p ...Purger) { s.purgers = append(s.purgers, p...) }
+
+// purge runs every purger for name. Delete runs it after the account is
+// gone, and Create before a new account takes the name, so leftovers of a
+// delete whose purge failed half-way are never inherited.
+func (s *Store) purge(ctx context.Context, name string) error {
+	for _, p := range s.purgers {
+		if err := p.DeleteAll(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // New returns the accounts kept by users on rdb; a new account without
@@ -103,6 +128,18 @@ func (s *Store) Create(ctx context.Context, name, hash string, roles []string) (
 	if admin {
 		if ticket, err = s.ticket(ctx); err != nil {
 			return utils.Account{}, err
+		}
+	}
+	if len(s.purgers) > 0 {
+		switch _, err := s.users.Account(ctx, name); {
+		case errors.Is(err, global.ErrUserNotFound):
+			if err := s.purge(ctx, name); err != nil {
+				return utils.Account{}, err
+			}
+		case err != nil:
+			return utils.Account{}, err
+		default:
+			return utils.Account{}, global.ErrConflict
 		}
 	}
 	now := s.now()
@@ -187,6 +224,9 @@ func (s *Store) Delete(ctx context.Context, name string) (int, error) {
 	_, n, err := s.change(ctx, name, utils.Change{Op: utils.OpDelete})
 	if err != nil {
 		return 0, err
+	}
+	if err := s.purge(ctx, name); err != nil {
+		return n, err
 	}
 	return n, storeErr(s.rdb.ZRem(ctx, global.KeyUserIndex, name).Err())
 }
