@@ -35,6 +35,10 @@ var (
 	// ErrBusy: too much work in flight (password hashing); try again soon.
 	ErrBusy = errors.New("server busy")
 
+	// ErrForbidden: signed in, but a required role is missing (403
+	// forbidden): /auth/verify?role=, the admin group.
+	ErrForbidden = errors.New("a required role is missing")
+
 	// ErrInvalidToken is the parent of every token failure: each one below
 	// matches errors.Is(err, ErrInvalidToken) and answers 401 invalid_token.
 	ErrInvalidToken = errors.New("invalid token")

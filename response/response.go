@@ -35,6 +35,12 @@ const (
 	CodeInternal           = "internal_error"
 )
 
+// Error codes added by SPEC §10-§14.
+const (
+	// CodeForbidden: signed in, but a required role is missing.
+	CodeForbidden = "forbidden"
+)
+
 // rule maps one sentinel to an answer. An empty message means: use the
 // error's own text, which for these errors is written for a person and holds
 // nothing secret.
@@ -59,6 +65,9 @@ var rules = []rule{
 	{global.ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "too many attempts, try again later"},
 	{global.ErrBusy, http.StatusServiceUnavailable, CodeUnavailable, "server busy, try again shortly"},
 	{global.ErrStoreUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "service temporarily unavailable, try again shortly"},
+
+	// SPEC §13 (gateway mode) and §10 (roles).
+	{global.ErrForbidden, http.StatusForbidden, CodeForbidden, ""},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

@@ -46,7 +46,16 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty: none, the peer address is the client.
 	TrustedProxies []string
+
+	// Verify serves /auth/verify (gateway mode, SPEC §13) behind Auth.
+	Verify *v1.Verify
 }
+
+// verifyMethods are the methods /auth/verify answers: a proxy may ask with
+// the client's own method. Every method gin routes but CONNECT, which no
+// proxy sends for a subrequest and OpenAPI cannot describe.
+var verifyMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace}
 
 // New returns the engine with every route.
 func New(d Deps) (*gin.Engine, error) {
@@ -97,6 +106,13 @@ func New(d Deps) (*gin.Engine, error) {
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
 		private.GET("/me", d.User.Me)
+	}
+
+	// Gateway mode: a reverse proxy asks before passing a request on. The
+	// private group's checks (Auth), counted and never cached (Observe).
+	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.Auth)
+	for _, m := range verifyMethods {
+		gateway.Handle(m, "/verify", d.Verify.Allow)
 	}
 	return r, nil
 }

@@ -37,6 +37,12 @@ type Claims struct {
 	// AuthTime is when the user logged in (OIDC's auth_time): the session's
 	// absolute deadline is AuthTime + SESSION_MAX_AGE.
 	AuthTime int64 `json:"auth_time"`
+	// Roles are the user's roles, sorted, when the token was issued: read by
+	// middleware.RequireRole and /auth/verify. Access tokens only.
+	Roles []string `json:"roles,omitempty"`
+	// AMR says how the user authenticated (RFC 8176: pwd, otp, hwk): read by
+	// ADMIN_MFA, /user/me, /user/sessions, introspection and /auth/verify.
+	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
 }
 
