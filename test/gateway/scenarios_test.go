@@ -127,6 +127,20 @@ func gatewayScenarios(t *testing.T, r *rig, p proc.Pair) {
 		}
 	})
 
+	t.Run("path tricks do not dodge the role guard", func(t *testing.T) {
+		before := r.app.count()
+		for _, path := range []string{"/admin", "/ADMIN/users", "/Admin/users", "//admin/users", "/admin//users",
+			"/public/../admin/users", "/public/%2e%2e/admin/users", "/./admin/users", "/%61dmin/users"} {
+			a := r.do(http.MethodGet, r.gw+path, p.Access, nil, "")
+			if a.Status != http.StatusForbidden {
+				t.Errorf("%s: %v, want 403", path, a)
+			}
+		}
+		if n := r.app.count() - before; n != 0 {
+			t.Fatalf("%d of them reached the app", n)
+		}
+	})
+
 	// TODO(merge with roles, issue 12): this branch has no way to give a
 	// user the role admin, so the admin's token is the user's own live token
 	// re-signed with roles:["admin"] (the service's key, same jti and sid).
