@@ -160,7 +160,7 @@ func gatewayScenarios(t *testing.T, r *rig, p proc.Pair) {
 		}
 	})
 
-	t.Run("logout at the service: the next request through nginx is 401", func(t *testing.T) {
+	t.Run("logout at the service: the next request through the proxy is 401", func(t *testing.T) {
 		q := r.login()
 		if a := r.do(http.MethodGet, r.gw+"/api/orders", q.Access, nil, ""); a.Status != http.StatusOK {
 			t.Fatalf("before logout: %v", a)
@@ -180,8 +180,8 @@ func gatewayScenarios(t *testing.T, r *rig, p proc.Pair) {
 		retryAfter string
 		paths      []string
 	}{
-		{"Redis stopped: 503 through nginx, not 401", r.redis.Stop, "1", []string{"/api/orders", "/admin/users"}},
-		{"go-jwt unreachable: 503 through nginx, not 401", r.service.Kill, "5", []string{"/api/orders"}},
+		{"Redis stopped: 503 through the proxy, not 401", r.redis.Stop, "1", []string{"/api/orders", "/admin/users"}},
+		{"go-jwt unreachable: 503 through the proxy, not 401", r.service.Kill, "5", []string{"/api/orders"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.stop()
