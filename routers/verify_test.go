@@ -75,13 +75,20 @@ func (h *harness) currentSession(tok string) string {
 	return ""
 }
 
+// Every method gets the same answers: a proxy may ask with the client's.
 func TestVerifyAllowsALiveAccessToken(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b testkit.Backend) {
 		h := newHarness(t, b, nil)
 		p := h.login()
 		want := map[string]string{"X-Auth-User": h.user, "X-Auth-Session": h.currentSession(p.AccessToken), "X-Auth-Roles": "", "X-Auth-Amr": ""}
 		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} {
-			t.Run(m, func(t *testing.T) { allowed(t, h.verify(m, "", p.AccessToken), want) })
+			t.Run(m, func(t *testing.T) {
+				allowed(t, h.verify(m, "", p.AccessToken), want)
+				w := h.verify(m, "", "")
+				if w.Code != 401 || w.Header().Get("WWW-Authenticate") != "Bearer" {
+					t.Fatalf("%s without a token: %d %q", m, w.Code, w.Header().Get("WWW-Authenticate"))
+				}
+			})
 		}
 		// The proxy's own headers change nothing.
 		w := h.do(req{method: "GET", path: "/auth/verify", header: map[string]string{"Authorization": "Bearer " + p.AccessToken,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -194,5 +195,19 @@ func gatewayScenarios(t *testing.T, r *rig, p proc.Pair) {
 				}
 			}
 		})
+	}
+
+	// The service logged every check, and no token.
+	logged, err := os.ReadFile(r.service.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logged), "route=/auth/verify") {
+		t.Fatalf("the service log has no /auth/verify line:\n%s", proc.TailFile(r.service.LogPath, 2000))
+	}
+	for _, tok := range []string{p.Access, p.Refresh} {
+		if strings.Contains(string(logged), tok[strings.LastIndexByte(tok, '.')+1:]) {
+			t.Fatal("the service log holds a token")
+		}
 	}
 }
