@@ -124,6 +124,9 @@ func run(duration time.Duration, conns, sessions int) error {
 	for _, r := range results {
 		fmt.Printf("%-8s %10.0f %10v %10v %10.2f %8d\n", r.name, r.rps, r.p50, r.p99, r.rps/ping.rps, r.errors)
 	}
+	if err := gatewayBench(appAddr, conns, duration); err != nil { // bench/gateway.go
+		return err
+	}
 	login, hash, err := loginVersusHash(appAddr, 40)
 	if err != nil {
 		return err

@@ -90,6 +90,8 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		CORSOrigins:    cfg.CORSOrigins,
 		DemoPage:       cfg.DemoPage,
 		TrustedProxies: cfg.TrustedProxies,
+
+		Verify: &v1.Verify{Events: m},
 	})
 }
 

@@ -29,6 +29,9 @@ type Metrics struct {
 	redisLatency  *prometheus.HistogramVec
 	redisErrors   *prometheus.CounterVec
 	adminActions  *prometheus.CounterVec
+
+	// verify counts /auth/verify calls (gateway mode) by outcome.
+	verify *prometheus.CounterVec
 }
 
 // New returns the metrics, registered on a fresh registry.
@@ -72,6 +75,11 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.requests, m.latency, m.tokens, m.rejected, m.revoked, m.loginFailures, m.rateLimited,
 		m.redisLatency, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.verify = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jwt_verify_total", Help: "Forward-auth checks at /auth/verify, by outcome (allowed, unauthenticated, forbidden, unavailable, error).",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.verify)
 	return m
 }
 
@@ -148,3 +156,6 @@ func (h redisHook) observe(ctx context.Context, name string, err error) {
 		h.m.redisErrors.WithLabelValues(name).Inc()
 	}
 }
+
+// Verified counts one /auth/verify answer by outcome.
+func (m *Metrics) Verified(outcome string) { m.verify.WithLabelValues(outcome).Inc() }

@@ -55,7 +55,16 @@ type Deps struct {
 	// middleware.RequireSecondFactor), in order.
 	Admin     *v1.Admin
 	AdminAuth []gin.HandlerFunc
+
+	// Verify serves /auth/verify (gateway mode, SPEC §13) behind Auth.
+	Verify *v1.Verify
 }
+
+// verifyMethods are the methods /auth/verify answers: a proxy may ask with
+// the client's own method. Every method gin routes but CONNECT, which no
+// proxy sends for a subrequest and OpenAPI cannot describe.
+var verifyMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace}
 
 // New returns the engine with every route.
 func New(d Deps) (*gin.Engine, error) {
@@ -128,6 +137,13 @@ func New(d Deps) (*gin.Engine, error) {
 		admin.POST("/users/:name/password", d.Admin.Password)
 		admin.POST("/users/:name/logout-all", d.Admin.LogoutAll)
 		admin.DELETE("/users/:name", d.Admin.Delete)
+	}
+
+	// Gateway mode: a reverse proxy asks before passing a request on. The
+	// private group's checks (Auth), counted and never cached (Observe).
+	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.Auth)
+	for _, m := range verifyMethods {
+		gateway.Handle(m, "/verify", d.Verify.Allow)
 	}
 	return r, nil
 }
