@@ -33,6 +33,9 @@ const (
 	CodeRateLimited        = "rate_limited"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal_error"
+
+	// CodeAccountLocked: SPEC §15 (the roles branch defines it too).
+	CodeAccountLocked = "account_locked"
 )
 
 // rule maps one sentinel to an answer. An empty message means: use the
@@ -59,6 +62,12 @@ var rules = []rule{
 	{global.ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "too many attempts, try again later"},
 	{global.ErrBusy, http.StatusServiceUnavailable, CodeUnavailable, "server busy, try again shortly"},
 	{global.ErrStoreUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "service temporarily unavailable, try again shortly"},
+
+	// Passkeys (SPEC §12) and locked accounts.
+	{global.ErrAccountLocked, http.StatusForbidden, CodeAccountLocked, "this account is locked"},
+	{global.ErrPasskeyRefused, http.StatusUnauthorized, CodeInvalidCredentials, "passkey not accepted"},
+	{global.ErrPasskeyInvalid, http.StatusBadRequest, CodeInvalidRequest, "the passkey was not registered: start again"},
+	{global.ErrTooManyPasskeys, http.StatusConflict, CodeConflict, "too many passkeys: delete one first"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

@@ -6,6 +6,7 @@ package utils
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Claims struct {
 	// AuthTime is when the user logged in (OIDC's auth_time): the session's
 	// absolute deadline is AuthTime + SESSION_MAX_AGE.
 	AuthTime int64 `json:"auth_time"`
+	// AMR says how the user authenticated (RFC 8176: pwd, otp, hwk): read by
+	// ADMIN_MFA, /user/me, /user/sessions, introspection and /auth/verify.
+	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -102,8 +106,10 @@ func (j *JWT) AccessTTL() time.Duration { return j.accessTTL }
 func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
 
 // Issue signs a new pair for the session sid of username, whose user logged
-// in at authTime. Both tokens get fresh random ids (jti).
-func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
+// in at authTime, by the methods amr (RFC 8176; none: the claim is left
+// out). Both tokens get fresh random ids (jti) and carry amr, so a rotation
+// hands it on.
+func (j *JWT) Issue(username, sid string, authTime time.Time, amr ...string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -112,6 +118,11 @@ func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
 	p := Pair{
 		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
 		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
+	}
+	if len(amr) > 0 {
+		amr = slices.Clone(amr) // the caller's slice stays the caller's
+		p.AccessClaims.AMR = amr
+		p.RefreshClaims.AMR = amr
 	}
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {

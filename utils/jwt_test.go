@@ -212,3 +212,26 @@ func TestVerifiedTokensAreStillValidatedOnEveryUse(t *testing.T) {
 		t.Fatalf("cached token after expiry: %v", err)
 	}
 }
+
+func TestIssueCarriesAMR(t *testing.T) {
+	clock := testkit.NewClock()
+	codec := newCodec(clock)
+	pair, err := codec.Issue("kesa", "sid-1", clock.Now(), "hwk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, typ := range map[string]string{pair.Access: global.TokenAccess, pair.Refresh: global.TokenRefresh} {
+		c, err := codec.Parse(tok, typ)
+		if err != nil || len(c.AMR) != 1 || c.AMR[0] != "hwk" {
+			t.Fatalf("%s token amr %v, %v; want [hwk]", typ, c.AMR, err)
+		}
+	}
+	plain, err := codec.Issue("kesa", "sid-2", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(plain.Access, ".")[1])
+	if strings.Contains(string(payload), "amr") {
+		t.Fatalf("a token issued without amr carries the claim: %s", payload)
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
-	Issue(username, sid string, authTime time.Time) (utils.Pair, error)
+	Issue(username, sid string, authTime time.Time, amr ...string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
@@ -138,7 +138,7 @@ func (h *Public) Refresh(c *gin.Context) {
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
 	if err == nil {
-		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0))
+		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), old.AMR...)
 	}
 	if err == nil {
 		err = h.Sessions.Rotate(c.Request.Context(), old, &p, client(c))
