@@ -18,6 +18,7 @@ import (
 	"go-jwt/middleware"
 	"go-jwt/routers"
 	"go-jwt/utils"
+	"go-jwt/utils/passkey"
 )
 
 // NewLogger returns the service's logger: JSON in release mode (for log
@@ -60,6 +61,11 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
+	rp, err := passkey.New(passkey.Config{RPID: cfg.WebAuthnRPID, RPName: cfg.WebAuthnRPName, Origins: cfg.WebAuthnOrigins},
+		passkey.NewStore(rdb), now)
+	if err != nil {
+		return nil, fmt.Errorf("WEBAUTHN_RP_ID: %w", err)
+	}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
@@ -79,6 +85,11 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		CORSOrigins:    cfg.CORSOrigins,
 		DemoPage:       cfg.DemoPage,
 		TrustedProxies: cfg.TrustedProxies,
+
+		// Locks: NoLocks until the roles capability's user store can say
+		// whether an account is locked.
+		Passkeys: &v1.Passkeys{Passkeys: rp, Locks: v1.NoLocks{}, Users: users, Hasher: hasher, Limiter: limiter,
+			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, Log: log, Now: now},
 	})
 }
 

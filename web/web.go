@@ -6,8 +6,8 @@ package web
 
 import "embed"
 
-// FS holds index.html, app.js and style.css, embedded so the binary serves
+// FS holds index.html, app.js, passkeys.js and style.css, embedded so the binary serves
 // the page (DEMO_PAGE=on) without any file beside it.
 //
-//go:embed index.html app.js style.css
+//go:embed index.html app.js passkeys.js style.css
 var FS embed.FS

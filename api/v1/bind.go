@@ -91,3 +91,22 @@ func required(f map[string]string, names ...string) error {
 	}
 	return nil
 }
+
+// decodeJSON reads a JSON object body into v: for bodies with more than
+// strings in them (a WebAuthn credential). Another content type is
+// global.ErrUnsupportedMediaType, a body over the limit
+// global.ErrBodyTooLarge, anything but one JSON object
+// global.ErrInvalidRequest.
+func decodeJSON(c *gin.Context, v any) error {
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+		return global.ErrUnsupportedMediaType
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	if err := dec.Decode(v); err != nil {
+		return bodyErr(err, "body is not the JSON object expected")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bodyErr(err, "body holds more than one JSON value")
+	}
+	return nil
+}

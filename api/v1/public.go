@@ -98,16 +98,32 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	p, err := h.Tokens.Issue(name, uuid.NewString(), h.Now())
+	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Now}, name)
+}
+
+// sessionStart is what opening a session needs.
+type sessionStart struct {
+	tokens   Tokens
+	sessions SessionStore
+	events   Events
+	cookies  Cookies
+	now      func() time.Time
+}
+
+// startSession opens a new session for name, who just authenticated by the
+// methods amr (RFC 8176), and answers 200 with its token pair (and, in
+// cookie mode, the refresh cookie).
+func startSession(c *gin.Context, s sessionStart, name string, amr ...string) {
+	p, err := s.tokens.Issue(name, uuid.NewString(), s.now(), amr...)
 	if err == nil {
-		err = h.Sessions.Create(c.Request.Context(), &p, client(c))
+		err = s.sessions.Create(c.Request.Context(), &p, client(c))
 	}
 	if err != nil {
 		response.Error(c, err)
 		return
 	}
-	h.Events.Issued()
-	h.Cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
+	s.events.Issued()
+	s.cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
 	response.Pair(c, &p)
 }
 
