@@ -111,11 +111,12 @@
       case 401:
         return body.error === 'invalid_credentials' ? 'Wrong username or password' : 'Your session has ended — please log in again';
       case 403:
+        if (body.error === 'account_locked') return 'This account is locked — ask an administrator';
         return body.error === 'invalid_credentials' ? 'Wrong password' : 'The service refused this request from this page';
       case 404:
         return 'That is no longer there — it may have ended already';
       case 409:
-        return 'That username is taken';
+        return /passkey/.test(body.message || '') ? sentence(body.message) : 'That username is taken';
       case 429: {
         const n = retryAfter(res);
         if (n === null) return 'Too many attempts — try again later';
@@ -205,6 +206,9 @@
     return res;
   }
 
+  // Passkeys (passkeys.js): sign-in, and the list with add and delete.
+  const passkeys = window.goJwtPasskeys.mount({ ApiError, send, authed, failure, signedIn, showNotice, stamp, act });
+
   // --- views -------------------------------------------------------------
 
   function showError(err) {
@@ -237,6 +241,7 @@
     ui.welcome.textContent = '';
     ui.sessions.replaceChildren();
     ui.password.value = '';
+    passkeys.showSignIn();
     ui.username.focus();
   }
 
@@ -244,7 +249,7 @@
     ui.loading.hidden = true;
     ui.auth.hidden = true;
     ui.app.hidden = false;
-    await Promise.all([loadWelcome(), loadSessions()]);
+    await Promise.all([loadWelcome(), loadSessions(), passkeys.load()]);
   }
 
   function signedOut(message, broadcast) {
@@ -368,6 +373,11 @@
   async function login({ username, password }) {
     const res = await send('/public/login', { method: 'POST', body: { username, password } });
     if (!res.ok) throw await failure(res);
+    await signedIn(res);
+  }
+
+  // signedIn takes the token pair answer of a login and enters the app.
+  async function signedIn(res) {
     accessToken = (await res.json()).accessToken;
     ui.form.reset();
     tell({ type: 'login', token: accessToken });
@@ -437,6 +447,7 @@
     const btn = ev.target.closest('button.revoke');
     if (btn) act(btn, () => revoke(btn.dataset.id))(ev);
   });
+
 
   // On load, a silent refresh restores the session of a returning visitor;
   // a 401 there only means "not signed in".

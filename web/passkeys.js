@@ -1,10 +1,12 @@
-// go-jwt demo front end: passkeys (WebAuthn) in plain browser JavaScript.
+// go-jwt demo front end: passkeys (WebAuthn) in plain browser JavaScript,
+// no build step. app.js mounts it with what it needs of the page's API
+// client (mount below): "Sign in with a passkey" on the login form, and the
+// signed-in user's passkeys with "Add a passkey" and delete.
 //
 // The service sends ceremony options as WebAuthn's JSON: {"publicKey":{…}}
 // with every binary field (challenge, user.id, credential ids) in
 // base64url. navigator.credentials wants those as bytes, and answers with
-// bytes, which go back as PublicKeyCredential.toJSON() spells them. This
-// file does that translation and nothing else; app.js calls it.
+// bytes, which go back as PublicKeyCredential.toJSON() spells them.
 'use strict';
 
 window.goJwtPasskeys = (() => {
@@ -87,5 +89,131 @@ window.goJwtPasskeys = (() => {
   // there" (it does not say which, on purpose) from other failures.
   const cancelled = (err) => err && (err.name === 'NotAllowedError' || err.name === 'AbortError');
 
-  return { supported, create, get, cancelled, fromB64url, toB64url };
+  // mount wires the passkey parts of the page. app gives what it shares:
+  // ApiError, send (no token), authed (with the access token, refreshing
+  // once on a 401), failure (an error answer in words), signedIn (takes a
+  // token pair answer and enters the app), showNotice, stamp (a date for a
+  // person) and act (runs a button's handler, showing its errors).
+  function mount(app) {
+    const { ApiError, send, authed, failure, signedIn, showNotice, stamp, act } = app;
+    const $ = (id) => document.getElementById(id);
+    const ui = {
+      signin: $('passkey-signin'),
+      list: $('passkeys'),
+      empty: $('passkeys-empty'),
+      form: $('passkey-form'),
+      name: $('passkey-name'),
+      password: $('passkey-password'),
+      unsupported: $('passkeys-unsupported'),
+    };
+
+    // ceremony runs navigator.credentials (create or get) and turns the
+    // browser's refusals into words: they are a person's choices, not bugs.
+    async function ceremony(run) {
+      try {
+        return await run();
+      } catch (err) {
+        if (cancelled(err)) {
+          throw new ApiError(0, 'cancelled', 'No passkey was used — it was cancelled, timed out, or none is available here');
+        }
+        if (err && err.name === 'InvalidStateError') {
+          throw new ApiError(0, 'exists', 'This device already holds a passkey for your account');
+        }
+        throw new ApiError(0, 'webauthn', `The browser refused the passkey: ${err && err.message ? err.message : err}`);
+      }
+    }
+
+    // passkeyLogin signs in without a username: the device offers its passkeys.
+    async function passkeyLogin() {
+      let res = await send('/public/passkeys/login/begin', { method: 'POST' });
+      if (!res.ok) throw await failure(res);
+      const { challengeId, publicKey } = await res.json();
+      const credential = await ceremony(() => get(publicKey));
+      res = await send('/public/passkeys/login/finish', { method: 'POST', body: { challengeId, credential } });
+      if (res.status === 401) {
+        throw new ApiError(401, 'invalid_credentials', 'That passkey was not accepted — it may have been removed from your account');
+      }
+      if (!res.ok) throw await failure(res);
+      await signedIn(res);
+    }
+
+    async function addPasskey() {
+      const password = ui.password.value;
+      ui.password.setAttribute('aria-invalid', String(!password));
+      if (!password) {
+        ui.password.focus();
+        throw new ApiError(0, 'missing', 'Enter your password to add a passkey');
+      }
+      let res = await authed('/user/passkeys/register/begin', { method: 'POST', body: { password } });
+      const { challengeId, publicKey } = await res.json();
+      const credential = await ceremony(() => create(publicKey));
+      res = await authed('/user/passkeys/register/finish', {
+        method: 'POST', body: { challengeId, name: ui.name.value.trim(), credential },
+      });
+      const added = await res.json();
+      ui.form.reset();
+      showNotice(`Passkey “${added.name}” added: you can now sign in with it, without a password`);
+      await loadPasskeys();
+    }
+
+    async function loadPasskeys() {
+      const res = await authed('/user/passkeys');
+      const { passkeys = [] } = await res.json();
+      ui.list.replaceChildren(...passkeys.map(passkeyItem));
+      ui.empty.hidden = passkeys.length > 0;
+      const can = supported();
+      ui.form.hidden = !can;
+      ui.unsupported.hidden = can;
+    }
+
+    // passkeyItem renders one passkey with textContent only: its name is the
+    // user's own text.
+    function passkeyItem(p) {
+      const li = document.createElement('li');
+      li.className = 'session passkey';
+      li.dataset.id = p.id;
+      const main = document.createElement('div');
+      main.className = 'session-main';
+      const name = document.createElement('strong');
+      name.textContent = p.name;
+      const meta = document.createElement('div');
+      meta.className = 'session-meta';
+      meta.textContent = `Added ${stamp(p.createdAt)} · ${p.lastUsedAt ? `last used ${stamp(p.lastUsedAt)}` : 'never used'}`;
+      main.append(name, meta);
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'delete-passkey small danger';
+      btn.dataset.id = p.id;
+      btn.textContent = 'Delete';
+      btn.setAttribute('aria-label', `Delete the passkey ${p.name}`);
+      li.append(main, btn);
+      return li;
+    }
+
+    async function deletePasskey(id) {
+      try {
+        await authed(`/user/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' });
+        showNotice('Passkey deleted: it no longer signs you in');
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        showNotice('That passkey was already deleted');
+      }
+      await loadPasskeys();
+    }
+
+    $('passkey-login-btn').addEventListener('click', act($('passkey-login-btn'), passkeyLogin));
+    ui.form.addEventListener('submit', act($('passkey-add-btn'), addPasskey));
+    ui.list.addEventListener('click', (ev) => {
+      const btn = ev.target.closest('button.delete-passkey');
+      if (btn) act(btn, () => deletePasskey(btn.dataset.id))(ev);
+    });
+
+    return {
+      load: loadPasskeys,
+      // showSignIn offers the passkey button where passkeys can work.
+      showSignIn() { ui.signin.hidden = !supported(); },
+    };
+  }
+
+  return { mount, supported, fromB64url, toB64url };
 })();
