@@ -366,3 +366,16 @@ func TestPasskeyRedisDownIs503(t *testing.T) {
 		t.Fatal("an outage was logged as a refused passkey")
 	}
 }
+
+// TestPasskeyPasswordIsBudgeted: the password re-entered to add a passkey
+// spends the login failure budget, so a stolen access token is no oracle
+// for guessing it.
+func TestPasskeyPasswordIsBudgeted(t *testing.T) {
+	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"LOGIN_USER_RATE": "1", "LOGIN_USER_BURST": "1"})
+	p := h.login()
+	wrong := req{method: "POST", path: "/user/passkeys/register/begin", body: `{"password":"wrong"}`, ctype: jsonType, header: bearer(p.AccessToken)}
+	expect(t, h.do(wrong), 403, "invalid_credentials")
+	expect(t, h.do(wrong), 429, "rate_limited")
+	// The password login is refused too: one budget.
+	expect(t, h.do(req{method: "POST", path: "/public/login", body: "username=" + h.user + "&password=123", ctype: form}), 429, "rate_limited")
+}
