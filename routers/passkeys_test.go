@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go-jwt/global"
 	"go-jwt/test/testkit"
 	"go-jwt/utils/passkey"
 )
@@ -309,6 +310,20 @@ func TestPasskeyDelete(t *testing.T) {
 		expect(t, h.signIn(a, testkit.Tweak{}), 401, "invalid_credentials")
 		expect(t, h.do(req{method: "DELETE", path: "/user/passkeys/" + id, header: bearer(p.AccessToken)}), 404, "not_found")
 		decodePair(t, other.signIn(c, testkit.Tweak{}))
+	})
+}
+
+// TestPasskeyOfDeletedUser: a passkey that outlived its user (the user's
+// record gone, its passkeys not) signs nobody in.
+func TestPasskeyOfDeletedUser(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, nil)
+		a := testkit.NewAuthenticator(passkeyOrigin)
+		h.addPasskey(h.login().AccessToken, a)
+		if err := b.Client.Del(t.Context(), global.KeyUser+"{"+h.user+"}").Err(); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, h.signIn(a, testkit.Tweak{}), 401, "invalid_credentials")
 	})
 }
 

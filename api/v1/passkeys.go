@@ -186,10 +186,7 @@ func (h *Passkeys) LoginFinish(c *gin.Context) {
 		name, err = h.Passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential)
 	}
 	if err == nil {
-		var locked bool
-		if locked, err = h.Locks.Locked(ctx, name); err == nil && locked {
-			err = global.ErrAccountLocked
-		}
+		err = h.stillAllowed(ctx, name)
 	}
 	if err != nil {
 		h.refused(c, "passkey sign-in refused", name, err)
@@ -198,6 +195,22 @@ func (h *Passkeys) LoginFinish(c *gin.Context) {
 	}
 	h.Log.Info("passkey sign-in", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
 	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Now}, name, AMRPasskey)
+}
+
+// stillAllowed checks the account a good passkey belongs to: it must still
+// exist (a passkey outliving its user, should its deletion have missed
+// them, signs nobody in) and not be locked.
+func (h *Passkeys) stillAllowed(ctx context.Context, name string) error {
+	if _, err := h.Users.PasswordHash(ctx, name); errors.Is(err, global.ErrUserNotFound) {
+		return fmt.Errorf("%w: the passkey's user no longer exists", global.ErrPasskeyRefused)
+	} else if err != nil {
+		return err
+	}
+	locked, err := h.Locks.Locked(ctx, name)
+	if err == nil && locked {
+		err = global.ErrAccountLocked
+	}
+	return err
 }
 
 // refused logs a refused ceremony as a security event, with the reason the

@@ -82,7 +82,7 @@ func TestPasskeyLockedUser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sessions, events := &sessionsFake{}, &eventsFake{}
 			h := &Passkeys{
-				Passkeys: goodPasskey{}, Locks: tt.locks,
+				Passkeys: goodPasskey{}, Locks: tt.locks, Users: oneUser{},
 				Tokens:   utils.NewJWT([]byte("0123456789abcdef0123456789abcdef"), "jwt-demo", time.Minute, time.Hour, 24*time.Hour, time.Now),
 				Sessions: sessions, Events: events, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
 			}
