@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The storage and HTTP test suites (./utils/ ./utils/mfa/ ./routers/) against a real
+# The storage and HTTP test suites (./utils/... ./routers/) against a real
 # 3-master Redis Cluster on loopback: every Lua script, transaction, MGET and
 # pipeline must work where keys live on different nodes (docs/SCALING.md).
 # It starts the nodes in a temp dir, exports REDIS_TEST_CLUSTER, runs the
@@ -71,6 +71,6 @@ done
 
 export REDIS_TEST_CLUSTER
 REDIS_TEST_CLUSTER=$(IFS=,; echo "${nodes[*]}")
-echo "== go test${*:+ $*} ./utils/ ./utils/mfa/ ./routers/ with REDIS_TEST_CLUSTER=$REDIS_TEST_CLUSTER"
-go test -count=1 "$@" ./utils/ ./utils/mfa/ ./routers/
+echo "== go test${*:+ $*} ./utils/... ./routers/ with REDIS_TEST_CLUSTER=$REDIS_TEST_CLUSTER"
+go test -count=1 "$@" ./utils/... ./routers/
 echo "== cluster suite passed; stopping the nodes"

@@ -114,4 +114,13 @@ type Config struct {
 	DataKey          []byte
 	DataKeyGenerated bool
 	AdminMFA         bool
+
+	// Passkeys (WebAuthn, SPEC §12). WebAuthnRPID is the relying party id
+	// (WEBAUTHN_RP_ID): the domain a passkey is bound to. WebAuthnOrigins
+	// (WEBAUTHN_ORIGINS) are the page origins a ceremony may come from, each
+	// on that domain or a subdomain of it; WebAuthnRPName is the name an
+	// authenticator shows (WEBAUTHN_RP_NAME).
+	WebAuthnRPID    string
+	WebAuthnRPName  string
+	WebAuthnOrigins []string
 }

@@ -77,6 +77,20 @@ var (
 	ErrAccountChanged = errors.New("account changed meanwhile")
 )
 
+// Passkeys (SPEC §12).
+var (
+	// ErrPasskeyRefused: a passkey sign-in failed (unknown or deleted
+	// credential, bad signature, spent or expired challenge, wrong origin,
+	// no user verification, sign count gone backwards). Wrapped with the
+	// reason for the log; the client sees one answer for all of them.
+	ErrPasskeyRefused = errors.New("passkey not accepted")
+	// ErrPasskeyInvalid: a passkey registration failed (spent or expired
+	// challenge, bad attestation, wrong origin, no user verification).
+	ErrPasskeyInvalid = errors.New("passkey not registered")
+	// ErrTooManyPasskeys: the user holds the most passkeys allowed.
+	ErrTooManyPasskeys = errors.New("too many passkeys")
+)
+
 // Token failures, each with its own reason (for logs and metrics) and the
 // common parent ErrInvalidToken (for the client).
 var (

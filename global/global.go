@@ -61,3 +61,17 @@ const (
 // a hash with the user's TOTP state; KeyMFA + "{name}:rc" the set of
 // recovery code hashes; KeyMFA + "{name}:c:" + id a login challenge.
 const KeyMFA = "m:"
+
+// Redis keys of passkeys (utils/passkey, SPEC §12).
+const (
+	// KeyPasskeys + "{name}" is a hash with the user's WebAuthn user handle
+	// (field "h") and, per credential id, its record ("c:"+id), sign count
+	// ("n:"+id) and last use ("l:"+id).
+	KeyPasskeys = "pk:"
+	// KeyPasskeyHandle + handle is a string naming the user whose user
+	// handle that is: usernameless sign-in finds the user from it.
+	KeyPasskeyHandle = "pkh:"
+	// KeyPasskeyCeremony + "r:{name}:" + id (registration) or "l:" + id
+	// (sign-in) is the state of one ceremony, kept 5 minutes, used once.
+	KeyPasskeyCeremony = "pkc:"
+)

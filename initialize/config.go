@@ -42,7 +42,7 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		RefreshReuseGrace: r.durationMin("REFRESH_REUSE_GRACE", 0, 0),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
 		CORSOrigins:       r.list("CORS_ORIGINS"),
-		RefreshCookie:     r.onOff("REFRESH_COOKIE", false),
+		RefreshCookie:     r.onOff("REFRESH_COOKIE", refreshCookieDefault(getenv)),
 		DemoPage:          r.onOff("DEMO_PAGE", getenv("GIN_MODE") != "release"),
 		Registration:      r.onOff("REGISTRATION", true),
 		MaxSessions:       r.integer("MAX_SESSIONS", 50, 1, 10000),
@@ -87,6 +87,7 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 			r.fail("CORS_ORIGINS", "want origins like https://app.example.com (scheme, host, optional port, no path), got %q", o)
 		}
 	}
+	loadWebAuthnConfig(&r, &c) // WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS: webauthn.go
 	if c.Issuer == "" {
 		r.fail("JWT_ISSUER", "must not be empty")
 	}
@@ -131,6 +132,15 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 		}
 	}
 	return c, r.err
+}
+
+// refreshCookieDefault is REFRESH_COOKIE's default (SPEC §3): on outside
+// release mode, so the demo page of a plain `go run .` keeps its session
+// across reloads; off in release mode, where a deployment chooses. It is off
+// with CORS_ORIGINS=*, which cannot carry credentials: that combination is
+// refused only when REFRESH_COOKIE=on is asked for explicitly.
+func refreshCookieDefault(getenv func(string) string) bool {
+	return getenv("GIN_MODE") != "release" && strings.TrimSpace(getenv("CORS_ORIGINS")) != "*"
 }
 
 // validOrigin reports whether o is a bare origin: http(s), a host, maybe a

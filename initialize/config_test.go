@@ -24,7 +24,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != ":9090" || c.RedisAddr != "" || c.Issuer != "jwt-demo" || c.AccessTTL != 15*time.Minute ||
 		c.RefreshTTL != 168*time.Hour || c.SessionMaxAge != 720*time.Hour || c.DemoUser != "kesa" || c.DemoPassword != "123" ||
-		!c.SecretGenerated || len(c.JWTSecret) != 32 || !c.Registration || !c.DemoPage || c.RefreshCookie || len(c.CORSOrigins) != 0 {
+		!c.SecretGenerated || len(c.JWTSecret) != 32 || !c.Registration || !c.DemoPage || !c.RefreshCookie || len(c.CORSOrigins) != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	other, _ := LoadConfig(env())
@@ -32,7 +32,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal("the generated secret is not random")
 	}
 	rel, err := LoadConfig(env("GIN_MODE", "release", "JWT_SECRET", goodSecret, "DATA_KEY", goodDataKey))
-	if err != nil || rel.DemoUser != "" || rel.DemoPage || !rel.Release || rel.SecretGenerated {
+	if err != nil || rel.DemoUser != "" || rel.DemoPage || !rel.Release || rel.SecretGenerated || rel.RefreshCookie {
 		t.Fatalf("release defaults: %+v %v", rel, err)
 	}
 }
@@ -71,6 +71,19 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"release without a data key", []string{"GIN_MODE", "release", "JWT_SECRET", goodSecret}, "DATA_KEY"},
 		{"data key equal to the JWT secret", []string{"JWT_SECRET", goodSecret, "DATA_KEY", goodSecret}, "DATA_KEY"},
 		{"admin MFA not on or off", []string{"ADMIN_MFA", "sometimes"}, "ADMIN_MFA"},
+
+		// Passkeys (SPEC §12): an origin off the RP ID's domain could never
+		// run a ceremony, so start-up stops.
+		{"passkey origin on another domain", []string{"WEBAUTHN_ORIGINS", "https://evil.example"}, "WEBAUTHN_ORIGINS"},
+		{"passkey origin only ending like the RP ID", []string{"WEBAUTHN_RP_ID", "example.com", "WEBAUTHN_ORIGINS", "https://notexample.com"}, "WEBAUTHN_ORIGINS"},
+		{"passkey origin on the parent of the RP ID", []string{"WEBAUTHN_RP_ID", "app.example.com", "WEBAUTHN_ORIGINS", "https://example.com"}, "WEBAUTHN_ORIGINS"},
+		{"passkey origin with a path", []string{"WEBAUTHN_RP_ID", "example.com", "WEBAUTHN_ORIGINS", "https://example.com/login"}, "WEBAUTHN_ORIGINS"},
+		{"passkey origin over plain http", []string{"WEBAUTHN_RP_ID", "example.com", "WEBAUTHN_ORIGINS", "http://example.com"}, "WEBAUTHN_ORIGINS"},
+		{"one bad origin among good ones", []string{"WEBAUTHN_RP_ID", "example.com", "WEBAUTHN_ORIGINS", "https://example.com,https://example.org"}, "WEBAUTHN_ORIGINS"},
+		{"RP ID with a scheme", []string{"WEBAUTHN_RP_ID", "https://example.com"}, "WEBAUTHN_RP_ID"},
+		{"RP ID with a port", []string{"WEBAUTHN_RP_ID", "example.com:443"}, "WEBAUTHN_RP_ID"},
+		{"RP ID an IP address", []string{"WEBAUTHN_RP_ID", "127.0.0.1", "WEBAUTHN_ORIGINS", "http://127.0.0.1:9090"}, "WEBAUTHN_RP_ID"},
+		{"default origin with another RP ID", []string{"WEBAUTHN_RP_ID", "example.com"}, "WEBAUTHN_ORIGINS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,5 +125,46 @@ func TestSecondFactorConfig(t *testing.T) {
 	set, err := LoadConfig(env("DATA_KEY", goodDataKey, "ADMIN_MFA", "on"))
 	if err != nil || set.DataKeyGenerated || string(set.DataKey) != goodDataKey || !set.AdminMFA {
 		t.Fatalf("DATA_KEY and ADMIN_MFA set: %q generated %v, ADMIN_MFA %v, %v", set.DataKey, set.DataKeyGenerated, set.AdminMFA, err)
+	}
+}
+
+func TestWebAuthnConfig(t *testing.T) {
+	c, err := LoadConfig(env())
+	if err != nil || c.WebAuthnRPID != "localhost" || c.WebAuthnRPName != "go-jwt" ||
+		len(c.WebAuthnOrigins) != 1 || c.WebAuthnOrigins[0] != "http://localhost:9090" {
+		t.Fatalf("passkey defaults: %q %q %q, %v", c.WebAuthnRPID, c.WebAuthnRPName, c.WebAuthnOrigins, err)
+	}
+	// A real domain: the site itself and an app on a subdomain.
+	c, err = LoadConfig(env("WEBAUTHN_RP_ID", "Example.com", "WEBAUTHN_RP_NAME", "Example",
+		"WEBAUTHN_ORIGINS", "https://app.example.com, https://example.com:8443"))
+	if err != nil || c.WebAuthnRPID != "example.com" || c.WebAuthnRPName != "Example" ||
+		strings.Join(c.WebAuthnOrigins, " ") != "https://app.example.com https://example.com:8443" {
+		t.Fatalf("real domain: %q %q %q, %v", c.WebAuthnRPID, c.WebAuthnRPName, c.WebAuthnOrigins, err)
+	}
+	// Plain http is a secure context on localhost and its subdomains only.
+	if _, err := LoadConfig(env("WEBAUTHN_ORIGINS", "http://localhost:5173,http://app.localhost:9090")); err != nil {
+		t.Fatalf("localhost over http: %v", err)
+	}
+}
+
+func TestRefreshCookieDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want bool
+	}{
+		{"on outside release mode", nil, true},
+		{"off in release mode", []string{"GIN_MODE", "release", "JWT_SECRET", goodSecret, "DATA_KEY", goodDataKey}, false},
+		{"off when asked", []string{"REFRESH_COOKIE", "off"}, false},
+		{"on in release mode when asked", []string{"GIN_MODE", "release", "JWT_SECRET", goodSecret, "DATA_KEY", goodDataKey, "REFRESH_COOKIE", "on"}, true},
+		{"off by default with CORS_ORIGINS=*, which cannot carry credentials", []string{"CORS_ORIGINS", "*"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(env(tt.env...))
+			if err != nil || c.RefreshCookie != tt.want {
+				t.Fatalf("REFRESH_COOKIE = %v (%v), want %v", c.RefreshCookie, err, tt.want)
+			}
+		})
 	}
 }

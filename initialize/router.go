@@ -20,6 +20,7 @@ import (
 	"go-jwt/utils"
 	"go-jwt/utils/accounts"
 	"go-jwt/utils/mfa"
+	"go-jwt/utils/passkey"
 )
 
 // NewLogger returns the service's logger: JSON in release mode (for log
@@ -65,6 +66,12 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		return nil, err
 	}
 	factors := mfa.NewStore(rdb, sealer, cfg.Issuer, now)
+	passkeys := passkey.NewStore(rdb)
+	rp, err := passkey.New(passkey.Config{RPID: cfg.WebAuthnRPID, RPName: cfg.WebAuthnRPName, Origins: cfg.WebAuthnOrigins},
+		passkeys, now)
+	if err != nil {
+		return nil, fmt.Errorf("WEBAUTHN_RP_ID: %w", err)
+	}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
@@ -73,7 +80,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
 			MFA: factors, Log: log, Now: now},
 		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
-		MFA: &v1.MFA{Factors: factors, Passkeys: v1.NoPasskeys{}, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
+		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
 			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
@@ -92,6 +99,8 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		TrustedProxies: cfg.TrustedProxies,
 
 		Verify: &v1.Verify{Events: m},
+		Passkeys: &v1.Passkeys{Passkeys: rp, Users: users, Hasher: hasher, Limiter: limiter,
+			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, Log: log, Now: now},
 	})
 }
 
@@ -139,7 +148,7 @@ func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient,
 	*utils.Users, *accounts.Store, *utils.Hasher, error) {
 	users := utils.NewUsers(rdb, cfg.DefaultRoles)
 	accts := accounts.New(rdb, users, cfg.DefaultRoles, now)
-	accts.PurgeOnDelete(mfa.NewPurger(rdb))
+	accts.PurgeOnDelete(mfa.NewPurger(rdb), passkey.NewStore(rdb))
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		cfg.HashConcurrent, cfg.HashWait)
 	if err != nil {

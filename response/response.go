@@ -81,6 +81,11 @@ var rules = []rule{
 	{global.ErrMFAInactive, http.StatusConflict, CodeConflict, ""},
 	{global.ErrNoEnrollment, http.StatusConflict, CodeConflict, ""},
 	{global.ErrDataKey, http.StatusServiceUnavailable, CodeUnavailable, "the second factor cannot be checked right now, try again later"},
+
+	// Passkeys (SPEC §12).
+	{global.ErrPasskeyRefused, http.StatusUnauthorized, CodeInvalidCredentials, "passkey not accepted"},
+	{global.ErrPasskeyInvalid, http.StatusBadRequest, CodeInvalidRequest, "the passkey was not registered: start again"},
+	{global.ErrTooManyPasskeys, http.StatusConflict, CodeConflict, "too many passkeys: delete one first"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

@@ -139,7 +139,7 @@ func TestRefreshCookieSecureRelaxedOnlyForLocalDevelopment(t *testing.T) {
 }
 
 func TestNoCookieWhenCookieModeIsOff(t *testing.T) {
-	h := newHarness(t, testkit.Backends(t)[0], nil)
+	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"REFRESH_COOKIE": "off"})
 	w := h.do(req{method: "POST", path: "/public/login", body: "username=" + h.user + "&password=123", ctype: form})
 	if ck := cookieOf(w); ck != nil {
 		t.Fatalf("cookie set with REFRESH_COOKIE off: %+v", ck)
@@ -147,6 +147,32 @@ func TestNoCookieWhenCookieModeIsOff(t *testing.T) {
 	p := decodePair(t, w)
 	// A cookie sent anyway is ignored.
 	expect(t, h.do(req{method: "POST", path: "/public/refresh", header: map[string]string{"Cookie": "go_jwt_refresh=" + p.RefreshToken, "X-Requested-With": "x"}}), 401, "invalid_token")
+}
+
+// TestBearerRefreshInDefaultCookieMode: cookie mode is on by default outside
+// release mode (SPEC §3), and a refresh token in the Authorization header is
+// still taken as it is, with no CSRF check (a cross-site page cannot set that
+// header), even when a browser also sends a cookie.
+func TestBearerRefreshInDefaultCookieMode(t *testing.T) {
+	h := newHarness(t, testkit.Backends(t)[0], nil)
+	w := h.do(req{method: "POST", path: "/public/login", body: "username=" + h.user + "&password=123", ctype: form})
+	p := decodePair(t, w)
+	if ck := cookieOf(w); ck == nil || ck.Value != p.RefreshToken {
+		t.Fatalf("default run: login sets no refresh cookie: %+v", ck)
+	}
+	other := h.login()
+	// A header-borne refresh, without X-Requested-With, with another
+	// session's cookie beside it: the header wins and no CSRF check applies.
+	hd := bearer(p.RefreshToken)
+	hd["Cookie"] = "go_jwt_refresh=" + other.RefreshToken
+	for _, method := range []string{"GET", "POST"} {
+		np := decodePair(t, h.do(req{method: method, path: "/public/refresh", header: hd}))
+		hd = bearer(np.RefreshToken)
+		hd["Cookie"] = "go_jwt_refresh=" + other.RefreshToken
+		expect(t, h.do(req{method: "GET", path: "/user/welcome", header: bearer(np.AccessToken)}), 200, "Welcome ! "+h.user)
+	}
+	// The other session was not touched by the cookie that came along.
+	decodePair(t, h.do(req{method: "POST", path: "/public/refresh", header: bearer(other.RefreshToken)}))
 }
 
 func TestDemoPage(t *testing.T) {

@@ -58,6 +58,10 @@ type Deps struct {
 
 	// Verify serves /auth/verify (gateway mode, SPEC §13) behind Auth.
 	Verify *v1.Verify
+
+	// Passkeys serves registration, list and delete of passkeys (private)
+	// and the usernameless passkey sign-in (public), SPEC §12.
+	Passkeys *v1.Passkeys
 }
 
 // verifyMethods are the methods /auth/verify answers: a proxy may ask with
@@ -104,6 +108,8 @@ func New(d Deps) (*gin.Engine, error) {
 		if d.Introspect != nil {
 			public.POST("/introspect", d.Introspect.Introspect)
 		}
+		public.POST("/passkeys/login/begin", d.Passkeys.LoginBegin)
+		public.POST("/passkeys/login/finish", d.Passkeys.LoginFinish)
 	}
 
 	private := r.Group("/user", middleware.BodyLimit(BodyLimit), d.Auth)
@@ -116,6 +122,11 @@ func New(d Deps) (*gin.Engine, error) {
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
 		private.GET("/me", d.User.Me)
+
+		private.POST("/passkeys/register/begin", d.Passkeys.RegisterBegin)
+		private.POST("/passkeys/register/finish", d.Passkeys.RegisterFinish)
+		private.GET("/passkeys", d.Passkeys.List)
+		private.DELETE("/passkeys/:id", d.Passkeys.Delete)
 
 		// Second factor (SPEC §11).
 		private.POST("/mfa/totp/enroll", d.MFA.Enroll)
@@ -151,7 +162,7 @@ func New(d Deps) (*gin.Engine, error) {
 // demoPage serves the embedded demo front end. Its policy lets the page talk
 // only to this origin and keeps it out of frames (clickjacking).
 func demoPage(r *gin.Engine) {
-	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/mfa.js": "mfa.js", "/style.css": "style.css"} {
+	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/mfa.js": "mfa.js", "/passkeys.js": "passkeys.js", "/style.css": "style.css"} {
 		r.GET(path, func(c *gin.Context) {
 			c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			c.Header("X-Content-Type-Options", "nosniff")

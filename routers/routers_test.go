@@ -178,6 +178,9 @@ func TestTutorialSession(t *testing.T) {
 		// curl -X POST .../public/login -d 'username=kesa&&password=123'
 		w := h.do(req{method: "POST", path: "/public/login", body: "username=kesa&&password=123", ctype: form})
 		p := decodePair(t, w)
+		if cookieOf(w) == nil { // curl ignores it: the lines below must work without it
+			t.Fatal("the default run sets no refresh cookie: REFRESH_COOKIE should default to on outside release mode")
+		}
 		if w.Header().Get("Cache-Control") != "no-store" {
 			t.Fatalf("token answer Cache-Control %q", w.Header().Get("Cache-Control"))
 		}

@@ -213,6 +213,9 @@
     return res;
   }
 
+  // Passkeys (passkeys.js): sign-in, and the list with add and delete.
+  const passkeys = window.goJwtPasskeys.mount({ ApiError, send, authed, failure, signedIn, showNotice, stamp, act });
+
   // --- views -------------------------------------------------------------
 
   function showError(err) {
@@ -249,6 +252,7 @@
     me = null;
     ui.password.value = '';
     mfa.reset();
+    passkeys.showSignIn();
     ui.username.focus();
   }
 
@@ -256,7 +260,7 @@
     ui.loading.hidden = true;
     ui.auth.hidden = true;
     ui.app.hidden = false;
-    await Promise.all([loadWelcome(), loadSessions(), loadAdmin(), mfa.load()]);
+    await Promise.all([loadWelcome(), loadSessions(), loadAdmin(), mfa.load(), passkeys.load()]);
   }
 
   function signedOut(message, broadcast) {
@@ -530,6 +534,7 @@
     const btn = ev.target.closest('button.lock-toggle');
     if (btn) act(btn, () => setLocked(btn.dataset.name, btn.dataset.action))(ev);
   });
+
 
   // On load, a silent refresh restores the session of a returning visitor;
   // a 401 there only means "not signed in".

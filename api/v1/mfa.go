@@ -42,12 +42,6 @@ type PasskeyCounter interface {
 	Count(ctx context.Context, user string) (int, error)
 }
 
-// NoPasskeys is the PasskeyCounter of a build without passkeys: zero.
-type NoPasskeys struct{}
-
-// Count is always 0.
-func (NoPasskeys) Count(context.Context, string) (int, error) { return 0, nil }
-
 // mfaMethods are the second-step methods an mfaToken accepts.
 var mfaMethods = []string{"totp", "recovery_code"}
 

@@ -132,27 +132,46 @@ func (h *Public) Login(c *gin.Context) {
 
 // refused answers a sign-in that failed with err; a locked account's is
 // also a security event.
-func (h *Public) refused(c *gin.Context, name string, err error) {
+func refused(c *gin.Context, log *slog.Logger, name string, err error) {
 	if errors.Is(err, global.ErrAccountLocked) {
-		h.Log.Warn("login refused: account locked", "user", name, "ip", c.ClientIP(),
+		log.Warn("login refused: account locked", "user", name, "ip", c.ClientIP(),
 			"request_id", c.GetString(global.CtxRequestID))
 	}
 	response.Error(c, err)
 }
 
-// open starts a session of acct, who authenticated with amr, and answers
-// with its token pair. The session is written only if the account is still
-// the one read (Account.Version): if a lock, a role change or a password
-// reset came in between, reread reads it again (re-checking the password
-// for a password login) and the pair is signed anew, at most accountRetries
-// times.
+// refused is the package's refused with h's log.
+func (h *Public) refused(c *gin.Context, name string, err error) { refused(c, h.Log, name, err) }
+
+// open starts a session of acct (startSession).
 func (h *Public) open(c *gin.Context, acct utils.Account, reread func() (utils.Account, error), amr ...string) {
+	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Log, h.Now}, acct, reread, amr...)
+}
+
+// sessionStart is what opening a session needs.
+type sessionStart struct {
+	tokens   Tokens
+	sessions SessionStore
+	events   Events
+	cookies  Cookies
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// startSession opens a session of acct, who just authenticated by the
+// methods amr (RFC 8176), and answers 200 with its token pair (and, in
+// cookie mode, the refresh cookie). The session is written only if the
+// account is still the one read (Account.Version): if a lock, a role change
+// or a password reset came in between, reread reads it again (re-checking
+// the password for a password login) and the pair is signed anew, at most
+// accountRetries times.
+func startSession(c *gin.Context, s sessionStart, acct utils.Account, reread func() (utils.Account, error), amr ...string) {
 	var p utils.Pair
 	var err error
 	for try := 0; ; try++ {
-		p, err = h.Tokens.Issue(acct.Name, uuid.NewString(), h.Now(), acct.Roles, amr...)
+		p, err = s.tokens.Issue(acct.Name, uuid.NewString(), s.now(), acct.Roles, amr...)
 		if err == nil {
-			err = h.Sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
+			err = s.sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
 		}
 		if !errors.Is(err, global.ErrAccountChanged) || try+1 >= accountRetries {
 			break
@@ -165,11 +184,11 @@ func (h *Public) open(c *gin.Context, acct utils.Account, reread func() (utils.A
 		}
 	}
 	if err != nil {
-		h.refused(c, acct.Name, err)
+		refused(c, s.log, acct.Name, err)
 		return
 	}
-	h.Events.Issued()
-	h.Cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
+	s.events.Issued()
+	s.cookies.set(c, p.Refresh, p.RefreshClaims.ExpiresAt.Unix()-p.RefreshClaims.IssuedAt.Unix())
 	response.Pair(c, &p)
 }
 

@@ -65,8 +65,23 @@ const phoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWeb
 // login signs user in from Go's client, as a second device: its access token.
 func login(ctx context.Context, t *testing.T, api, user, password string) string {
 	t.Helper()
+	res := postCredentials(ctx, t, api+"/public/login", user, password)
+	defer func() { _ = res.Body.Close() }()
+	var pair struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&pair); err != nil || res.StatusCode != http.StatusOK || pair.AccessToken == "" {
+		t.Fatalf("second device login: %d %v", res.StatusCode, err)
+	}
+	return pair.AccessToken
+}
+
+// postCredentials posts {"username","password"} to url from Go's client,
+// with a phone's User-Agent.
+func postCredentials(ctx context.Context, t *testing.T, url, user, password string) *http.Response {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/public/login", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +91,7 @@ func login(ctx context.Context, t *testing.T, api, user, password string) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = res.Body.Close() }()
-	var pair struct {
-		AccessToken string `json:"accessToken"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&pair); err != nil || res.StatusCode != http.StatusOK || pair.AccessToken == "" {
-		t.Fatalf("second device login: %d %v", res.StatusCode, err)
-	}
-	return pair.AccessToken
+	return res
 }
 
 // welcome calls GET /user/welcome with token and returns the status.

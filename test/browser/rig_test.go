@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -46,30 +47,56 @@ type rig struct {
 // service serves the page itself (DEMO_PAGE=on) and no CORS is configured.
 // Everything stops when ctx ends or the test does.
 func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
+	return newRigWith(ctx, t, rigOptions{sameOrigin: sameOrigin})
+}
+
+// rigOptions shape a rig: sameOrigin as for newRig; host names the
+// loopback listeners in URLs (default 127.0.0.1; passkeys need localhost,
+// their RP ID and a secure context over plain http); passkeys sets
+// WEBAUTHN_RP_ID to host and WEBAUTHN_ORIGINS to the page's origin, port
+// included; env is added to the service's environment, after the rig's own.
+type rigOptions struct {
+	sameOrigin bool
+	host       string
+	passkeys   bool
+	env        map[string]string
+}
+
+// newRigWith is newRig with options.
+func newRigWith(ctx context.Context, t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	chrome := chromium(t)
 	pageLn, apiLn := listen(t), listen(t)
+	url := func(ln net.Listener) string {
+		if o.host == "" {
+			return "http://" + ln.Addr().String()
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		return "http://" + net.JoinHostPort(o.host, port)
+	}
 	r := &rig{
 		t:     t,
-		api:   "http://" + apiLn.Addr().String(),
+		api:   url(apiLn),
 		clock: testkit.NewClock(),
 		hits:  &hitLog{},
 		log:   &testkit.SyncBuffer{},
 	}
-	pageOrigin := "http://" + pageLn.Addr().String()
+	pageOrigin := url(pageLn)
 	r.page = pageOrigin + "/?api=" + r.api
 	cors, demoPage := pageOrigin, "off"
-	if sameOrigin {
+	if o.sameOrigin {
 		r.page, cors, demoPage = r.api+"/", "", "on"
 	}
 
 	// The service: the production router on miniredis, with a clock the test
 	// moves instead of sleeping past the access token's lifetime.
+	// REFRESH_COOKIE is left to its default (on outside release mode, SPEC
+	// §3): the reloads below prove that the page of a plain `go run .`
+	// keeps its session.
 	env := map[string]string{
 		"JWT_SECRET":        "browser-test-secret-browser-test-secret",
 		"ACCESS_TTL":        accessTTL.String(),
-		"REFRESH_COOKIE":    "on",
 		"CORS_ORIGINS":      cors,
 		"DEMO_USER":         "off",
 		"DEMO_PAGE":         demoPage,
@@ -77,6 +104,16 @@ func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
 		"ARGON2_TIME":       "1",
 		"LOGIN_USER_RATE":   "1", // one failure a minute: the second is a 429
 		"LOGIN_USER_BURST":  "1",
+	}
+	if o.passkeys {
+		origin := pageOrigin
+		if o.sameOrigin {
+			origin = r.api
+		}
+		env["WEBAUTHN_RP_ID"], env["WEBAUTHN_ORIGINS"] = o.host, origin
+	}
+	for k, v := range o.env {
+		env[k] = v
 	}
 	cfg, err := initialize.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
