@@ -1,0 +1,175 @@
+package routers_test
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"net/http/httptest"
+	"testing"
+
+	"go-jwt/test/testkit"
+)
+
+// The seams of the admin API (SPEC §10) and the second factor (§11).
+
+// withEnv is mfaEnv with extra settings.
+func withEnv(kv ...string) map[string]string {
+	env := maps.Clone(mfaEnv)
+	for i := 0; i+1 < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return env
+}
+
+// adminRoutes calls every route of the /admin group with token (the path
+// names victim), each answer checked by check.
+func (h *harness) adminRoutes(token, victim string, check func(t *testing.T, method, path string, w *httptest.ResponseRecorder)) int {
+	h.t.Helper()
+	n := 0
+	for _, r := range h.router.Routes() {
+		if !strings.HasPrefix(r.Path, "/admin/") {
+			continue
+		}
+		n++
+		path := strings.ReplaceAll(r.Path, ":name", victim)
+		w := h.do(req{method: r.Method, path: path, header: bearer(token), ctype: jsonType,
+			body: `{"username":"` + victim + `-new","password":"long enough","roles":["admin"],"newPassword":"long enough"}`})
+		check(h.t.(*testing.T), r.Method, path, w)
+	}
+	return n
+}
+
+// TestAdminMFA: with ADMIN_MFA=on, an admin whose access token was issued
+// for the password alone (amr [pwd]) gets 403 mfa_required on every
+// /admin route, and nothing changes, also after a refresh (rotation keeps
+// amr: it cannot upgrade a token); the same admin after the TOTP second
+// step (amr [pwd otp]) gets through. With ADMIN_MFA off the password-only
+// token is enough.
+func TestAdminMFA(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		off := newHarness(t, b, withEnv("ADMIN_MFA", "off"))
+		pwdOnly := off.admin(off.user, "123")
+		off.enableTOTP(pwdOnly.AccessToken)
+		expect(t, off.adminDo(pwdOnly.AccessToken, "GET", "/admin/users", ""), 200, "")
+		expect(t, off.adminDo(pwdOnly.AccessToken, "GET", "/admin/users/"+off.user, ""), 200, "")
+
+		h := newHarness(t, b, withEnv("ADMIN_MFA", "on"))
+		pwdOnly = h.admin(h.user, "123")
+		secret, _ := h.enableTOTP(pwdOnly.AccessToken) // confirming keeps this session, amr [pwd]
+		victim := h.newUser()
+		refused := func(tok string) {
+			t.Helper()
+			routes := h.adminRoutes(tok, victim, func(t *testing.T, method, path string, w *httptest.ResponseRecorder) {
+				t.Helper()
+				expect(t, w, 403, "mfa_required")
+				if strings.Contains(w.Body.String(), "mfaToken") || w.Header().Get("WWW-Authenticate") != "" {
+					t.Fatalf("%s %s: the ADMIN_MFA refusal %s (WWW-Authenticate %q): want no mfaToken, no scope challenge",
+						method, path, w.Body, w.Header().Get("WWW-Authenticate"))
+				}
+			})
+			if routes != 9 {
+				t.Fatalf("%d admin routes, want 9", routes)
+			}
+		}
+		refused(pwdOnly.AccessToken)
+		refreshed, code := h.refresh(pwdOnly)
+		if code != 200 || !slices.Equal(amrOf(t, refreshed.AccessToken), []string{"pwd"}) {
+			t.Fatalf("refresh of the password-only session: %d, amr %v", code, amrOf(t, refreshed.AccessToken))
+		}
+		refused(refreshed.AccessToken)
+		a, err := h.accounts.Get(t.Context(), victim)
+		if err != nil || a.Locked || !slices.Equal(a.Roles, []string{"user"}) {
+			t.Fatalf("refused requests changed %s: %+v %v", victim, a, err)
+		}
+		if _, err := h.accounts.Get(t.Context(), victim+"-new"); err == nil {
+			t.Fatal("a refused create made a user")
+		}
+
+		// The second step: amr [pwd otp], and every admin route is open.
+		strong := decodePair(t, h.secondStep(h.mfaChallenge(), "code", h.nextCode(secret)))
+		if !slices.Equal(amrOf(t, strong.AccessToken), []string{"pwd", "otp"}) || !slices.Contains(rolesOf(t, strong.AccessToken), "admin") {
+			t.Fatalf("second-step token amr %v roles %v", amrOf(t, strong.AccessToken), rolesOf(t, strong.AccessToken))
+		}
+		expect(t, h.adminDo(strong.AccessToken, "GET", "/admin/users", ""), 200, "")
+		expect(t, h.adminDo(strong.AccessToken, "GET", "/admin/users/"+victim, ""), 200, "")
+		expect(t, h.adminDo(strong.AccessToken, "POST", "/admin/users/"+victim+"/lock", ""), 204, "")
+		expect(t, h.adminDo(strong.AccessToken, "POST", "/admin/users/"+victim+"/unlock", ""), 204, "")
+		expect(t, h.adminDo(strong.AccessToken, "POST", "/admin/users", `{"username":"`+victim+`-new","password":"long enough"}`), 201, "")
+		// And after a refresh (amr kept).
+		next, code := h.refresh(strong)
+		if code != 200 {
+			t.Fatalf("refresh of the second-step session: %d", code)
+		}
+		expect(t, h.adminDo(next.AccessToken, "DELETE", "/admin/users/"+victim+"-new", ""), 204, "")
+		// A role-less user with a second factor is still forbidden (the role
+		// check comes first).
+		expect(t, h.adminDo(h.loginAs(victim, "long+enough").AccessToken, "GET", "/admin/users", ""), 403, "forbidden")
+	})
+}
+
+// TestAdminUserShowsMFA: the admin user object's "mfa" is true exactly
+// while TOTP is on: not while an enrollment is pending, not after disable;
+// in the listing, in GET, in the role change and in the create answers.
+func TestAdminUserShowsMFA(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, mfaEnv)
+		admin := h.newUser()
+		tok := h.admin(admin, "long+enough").AccessToken
+		get := func() adminUser {
+			t.Helper()
+			w := h.adminDo(tok, "GET", "/admin/users/"+h.user, "")
+			expect(t, w, 200, "")
+			var body struct{ User adminUser }
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			return body.User
+		}
+		listed := func() map[string]bool {
+			t.Helper()
+			w := h.adminDo(tok, "GET", "/admin/users?limit=200", "")
+			expect(t, w, 200, "")
+			var page struct{ Users []adminUser }
+			if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]bool{}
+			for _, u := range page.Users {
+				out[u.Username] = u.MFA
+			}
+			return out
+		}
+		p := h.login()
+		if get().MFA || listed()[h.user] {
+			t.Fatal("mfa true before any enrollment")
+		}
+		expect(t, h.post("POST", "/user/mfa/totp/enroll", p.AccessToken, "password", "123"), 200, "")
+		if get().MFA {
+			t.Fatal("mfa true while the enrollment is only pending")
+		}
+		secret, rc := h.enableTOTP(p.AccessToken)
+		if u := get(); !u.MFA || u.Username != h.user {
+			t.Fatalf("GET after confirm: %+v, want mfa true", u)
+		}
+		if l := listed(); !l[h.user] || l[admin] {
+			t.Fatalf("listing after confirm: %v, want mfa only for %s", l, h.user)
+		}
+		w := h.adminDo(tok, "PUT", "/admin/users/"+h.user+"/roles", `{"roles":["editor","user"]}`)
+		expect(t, w, 200, "")
+		if u := decodeUser(t, w); !u.MFA {
+			t.Fatalf("role change answer %s: want mfa true", w.Body)
+		}
+		w = h.adminDo(tok, "POST", "/admin/users", `{"username":"`+admin+`-made","password":"long enough"}`)
+		expect(t, w, 201, "")
+		if u := decodeUser(t, w); u.MFA {
+			t.Fatalf("create answer %s: want mfa false", w.Body)
+		}
+		// Off again (the session was cut by the role change: a new one).
+		np := decodePair(t, h.secondStep(h.mfaChallenge(), "recoveryCode", rc[0]))
+		expect(t, h.post("DELETE", "/user/mfa/totp", np.AccessToken, "password", "123", "code", h.nextCode(secret)), 204, "")
+		if get().MFA || listed()[h.user] {
+			t.Fatal("mfa true after disable")
+		}
+	})
+}
