@@ -3,9 +3,9 @@ package routers_test
 import (
 	"encoding/json"
 	"maps"
+	"net/http/httptest"
 	"slices"
 	"strings"
-	"net/http/httptest"
 	"testing"
 
 	"go-jwt/test/testkit"
@@ -171,5 +171,121 @@ func TestAdminUserShowsMFA(t *testing.T) {
 		if get().MFA || listed()[h.user] {
 			t.Fatal("mfa true after disable")
 		}
+	})
+}
+
+// TestDeletedTOTPUserRegisteredAgain: an admin deletes a user with TOTP on;
+// whoever registers the name next inherits no second factor: the password
+// login gives a pair directly, /user/mfa says totp false with no recovery
+// codes, and the admin view says mfa false.
+func TestDeletedTOTPUserRegisteredAgain(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, mfaEnv)
+		tok := h.admin(h.newUser(), "long+enough").AccessToken
+		h.enableTOTP(h.login().AccessToken)
+		h.mfaChallenge() // TOTP on: the password alone gets no pair
+		expect(t, h.adminDo(tok, "DELETE", "/admin/users/"+h.user, ""), 204, "")
+
+		if code := h.register(h.user, "a new owner"); code != 201 {
+			t.Fatalf("register the deleted name: %d", code)
+		}
+		p := h.loginAs(h.user, "a+new+owner") // a pair, not 403 mfa_required
+		if amr := amrOf(t, p.AccessToken); !slices.Equal(amr, []string{"pwd"}) {
+			t.Fatalf("the new owner's amr %v", amr)
+		}
+		if st := h.mfaStatus(p.AccessToken); st != (mfaStatus{}) {
+			t.Fatalf("the new owner's second factor %+v, want none", st)
+		}
+		w := h.adminDo(tok, "GET", "/admin/users/"+h.user, "")
+		expect(t, w, 200, "")
+		if strings.Contains(w.Body.String(), `"mfa":true`) {
+			t.Fatalf("the admin view of the new owner: %s", w.Body)
+		}
+	})
+}
+
+// TestAccountChangesBetweenTheLoginSteps: a user locked after the right
+// password, before the second step, gets 403 account_locked from
+// /public/login/mfa and no pair; its roles changed, or deleted (and the
+// name registered again) in between, 401 invalid_token: the mfaToken is
+// bound to the account version whose password was checked. None of these
+// costs the user a recovery code.
+func TestAccountChangesBetweenTheLoginSteps(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, mfaEnv)
+		tok := h.admin(h.newUser(), "long+enough").AccessToken
+		p := h.login()
+		secret, rc := h.enableTOTP(p.AccessToken)
+
+		ch := h.mfaChallenge()
+		expect(t, h.adminDo(tok, "POST", "/admin/users/"+h.user+"/lock", ""), 204, "")
+		for _, try := range [][2]string{{"code", h.nextCode(secret)}, {"recoveryCode", rc[0]}} {
+			w := h.secondStep(ch, try[0], try[1])
+			expect(t, w, 403, "account_locked")
+			if strings.Contains(w.Body.String(), "accessToken") {
+				t.Fatalf("a locked account's second step: %s", w.Body)
+			}
+		}
+		if !strings.Contains(h.log.String(), "login refused: account locked") {
+			t.Fatal("the locked second step is not a security event in the log")
+		}
+		expect(t, h.adminDo(tok, "POST", "/admin/users/"+h.user+"/unlock", ""), 204, "")
+		np := decodePair(t, h.secondStep(h.mfaChallenge(), "recoveryCode", rc[0]))
+		if st := h.mfaStatus(np.AccessToken); st.RecoveryCodesLeft != 9 {
+			t.Fatalf("%d recovery codes left after the locked attempt and one login, want 9", st.RecoveryCodesLeft)
+		}
+
+		// A change of the account in between (here its roles; a lock or a
+		// password reset alike): log in again.
+		reset := h.mfaChallenge()
+		if _, err := h.accounts.SetRoles(t.Context(), h.user, []string{"editor", "user"}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, h.secondStep(reset, "code", h.nextCode(secret)), 401, "invalid_token")
+
+		gone, again := h.mfaChallenge(), h.mfaChallenge()
+		expect(t, h.adminDo(tok, "DELETE", "/admin/users/"+h.user, ""), 204, "")
+		expect(t, h.secondStep(gone, "code", h.nextCode(secret)), 401, "invalid_token")
+		expect(t, h.secondStep(gone, "recoveryCode", rc[1]), 401, "invalid_token")
+		// The name registered again meanwhile: a challenge of the old
+		// account is no way into the new one.
+		if code := h.register(h.user, "a new owner"); code != 201 {
+			t.Fatalf("register the deleted name: %d", code)
+		}
+		expect(t, h.secondStep(again, "code", h.nextCode(secret)), 401, "invalid_token")
+		expect(t, h.secondStep(again, "recoveryCode", rc[2]), 401, "invalid_token")
+	})
+}
+
+// TestRoleChangeKeepsAMR: a role change after a two-step login cuts the
+// access token; the refreshed one carries the new roles and still the
+// login's amr [pwd otp] (so with ADMIN_MFA=on a promotion reaches /admin
+// at the next refresh, without a new login).
+func TestRoleChangeKeepsAMR(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b testkit.Backend) {
+		h := newHarness(t, b, withEnv("ADMIN_MFA", "on"))
+		secret, _ := h.enableTOTP(h.login().AccessToken)
+		mp := decodePair(t, h.secondStep(h.mfaChallenge(), "code", h.nextCode(secret)))
+		expect(t, h.adminDo(mp.AccessToken, "GET", "/admin/users", ""), 403, "forbidden")
+
+		if _, err := h.accounts.SetRoles(t.Context(), h.user, []string{"admin", "user"}); err != nil { // `go-jwt user roles`
+			t.Fatal(err)
+		}
+		if got := h.welcomeStatus(mp.AccessToken); got != 401 {
+			t.Fatalf("the access token issued before the role change: %d, want 401", got)
+		}
+		next, code := h.refresh(mp)
+		if code != 200 {
+			t.Fatalf("refresh after the role change: %d", code)
+		}
+		for _, tok := range []string{next.AccessToken, next.RefreshToken} {
+			if amr := amrOf(t, tok); !slices.Equal(amr, []string{"pwd", "otp"}) {
+				t.Fatalf("refreshed token amr %v, want [pwd otp]", amr)
+			}
+		}
+		if roles := rolesOf(t, next.AccessToken); !slices.Equal(roles, []string{"admin", "user"}) {
+			t.Fatalf("refreshed roles %v", roles)
+		}
+		expect(t, h.adminDo(next.AccessToken, "GET", "/admin/users", ""), 200, "")
 	})
 }
