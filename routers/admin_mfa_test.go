@@ -126,17 +126,28 @@ func TestAdminUserShowsMFA(t *testing.T) {
 			}
 			return body.User
 		}
-		listed := func() map[string]bool {
+		listed := func() map[string]bool { // every page: a shared Redis holds other tests' users
 			t.Helper()
-			w := h.adminDo(tok, "GET", "/admin/users?limit=200", "")
-			expect(t, w, 200, "")
-			var page struct{ Users []adminUser }
-			if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
-				t.Fatal(err)
-			}
 			out := map[string]bool{}
-			for _, u := range page.Users {
-				out[u.Username] = u.MFA
+			for cursor, pages := "", 0; pages < 1000; pages++ {
+				w := h.adminDo(tok, "GET", "/admin/users?limit=200&cursor="+cursor, "")
+				expect(t, w, 200, "")
+				var page struct {
+					Users      []adminUser
+					NextCursor string
+				}
+				if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range page.Users {
+					out[u.Username] = u.MFA
+				}
+				if cursor = page.NextCursor; cursor == "" {
+					break
+				}
+			}
+			if _, ok := out[h.user]; !ok {
+				t.Fatalf("%s not listed", h.user)
 			}
 			return out
 		}
