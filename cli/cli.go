@@ -4,7 +4,7 @@
 //	go-jwt user roles NAME R...
 //	go-jwt user passwd NAME [--password-stdin]
 //	go-jwt user lock NAME | unlock NAME | delete NAME
-//	go-jwt user list
+//	go-jwt user list                 (name, roles, locked, totp or -)
 //
 // It reads the same environment as the server (REDIS_ADDR ..., DEFAULT_ROLES,
 // ARGON2_*) and changes accounts through the same store as the admin API
@@ -30,6 +30,7 @@ import (
 	"go-jwt/initialize"
 	"go-jwt/utils"
 	"go-jwt/utils/accounts"
+	"go-jwt/utils/mfa"
 )
 
 // Env is what a command runs with: the environment and the standard files.
@@ -137,17 +138,18 @@ func run(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	o := &operator{c: c, env: env, store: store, hasher: hasher, events: events}
+	o := &operator{c: c, env: env, store: store, factors: mfa.NewLookup(rdb), hasher: hasher, events: events}
 	return o.do(ctx)
 }
 
 // operator runs one parsed command on the stores.
 type operator struct {
-	c      command
-	env    Env
-	store  *accounts.Store
-	hasher *utils.Hasher
-	events *slog.Logger
+	c       command
+	env     Env
+	store   *accounts.Store
+	factors mfa.Lookup
+	hasher  *utils.Hasher
+	events  *slog.Logger
 }
 
 func (o *operator) do(ctx context.Context) error {
@@ -212,20 +214,32 @@ func (o *operator) add(ctx context.Context, name string) (utils.Account, error) 
 	return o.store.Create(ctx, name, hash, roles)
 }
 
-// list prints every user, one a line: name, roles, locked or unlocked.
+// list prints every user, one a line: name, roles, locked or unlocked,
+// and totp when TOTP is on (else -).
 func (o *operator) list(ctx context.Context) error {
 	w := bufio.NewWriter(o.env.Stdout)
 	for cursor := ""; ; {
 		page, next, err := o.store.List(ctx, cursor, 200)
+		var on []bool
+		if err == nil {
+			names := make([]string, len(page))
+			for i, a := range page {
+				names[i] = a.Name
+			}
+			on, err = o.factors.TOTPOn(ctx, names)
+		}
 		if err != nil {
 			return errors.New(describe(err))
 		}
-		for _, a := range page {
-			state := "unlocked"
+		for i, a := range page {
+			state, second := "unlocked", "-"
 			if a.Locked {
 				state = "locked"
 			}
-			_, _ = fmt.Fprintf(w, "%s\t%s\t%s\n", a.Name, roleList(a.Roles), state)
+			if on[i] {
+				second = "totp"
+			}
+			_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Name, roleList(a.Roles), state, second)
 		}
 		if next == "" {
 			return w.Flush()

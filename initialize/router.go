@@ -86,7 +86,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Auth:   middleware.JWT(tokens, sessions),
 		Log:    log,
 
-		Admin:     &v1.Admin{Accounts: accts, Sessions: sessions, Hasher: hasher, Events: m, Log: log},
+		Admin:     &v1.Admin{Accounts: accts, Factors: mfa.NewLookup(rdb), Sessions: sessions, Hasher: hasher, Events: m, Log: log},
 		AdminAuth: adminAuth(cfg),
 
 		JWKS:           &v1.JWKS{Keys: keys.JWKS()},

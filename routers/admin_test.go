@@ -57,6 +57,7 @@ type adminUser struct {
 	Roles    []string `json:"roles"`
 	Locked   bool     `json:"locked"`
 	Sessions int      `json:"sessions"`
+	MFA      bool     `json:"mfa"`
 }
 
 func decodeUser(t testing.TB, w *httptest.ResponseRecorder) adminUser {

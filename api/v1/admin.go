@@ -38,10 +38,17 @@ type AdminEvents interface {
 	Revoked(by string, n int)
 }
 
+// AdminFactors tells whether users have a second factor on, for the
+// user object's "mfa" (mfa.Lookup): one answer per name, in order.
+type AdminFactors interface {
+	TOTPOn(ctx context.Context, users []string) ([]bool, error)
+}
+
 // Admin serves the /admin group (SPEC §10); middleware.JWT and
 // middleware.RequireRole(admin) have run before any of these.
 type Admin struct {
 	Accounts AdminStore
+	Factors  AdminFactors
 	Sessions SessionStore
 	Hasher   PasswordHasher
 	Events   AdminEvents
@@ -49,21 +56,50 @@ type Admin struct {
 }
 
 // AdminUser is a user as the admin routes show it. A capability that adds
-// to it (second factors) adds a field here and fills it in Admin.user.
+// to it (second factors) adds a field here and fills it in Admin.users.
 type AdminUser struct {
 	Username  string    `json:"username"`
 	Roles     []string  `json:"roles"`
 	Locked    bool      `json:"locked"`
 	CreatedAt time.Time `json:"createdAt"`
 	Sessions  int       `json:"sessions"`
+	// MFA: TOTP is on (SPEC §11; an enrollment only pending is off).
+	MFA bool `json:"mfa"`
 }
 
-func (h *Admin) user(_ context.Context, a utils.Account) AdminUser {
-	roles := a.Roles
-	if roles == nil {
-		roles = []string{}
+// users builds the user objects of list, with one lookup of the second
+// factors for all of them.
+func (h *Admin) users(ctx context.Context, list []utils.Account) ([]AdminUser, error) {
+	names := make([]string, len(list))
+	for i, a := range list {
+		names[i] = a.Name
 	}
-	return AdminUser{Username: a.Name, Roles: roles, Locked: a.Locked, CreatedAt: a.CreatedAt, Sessions: a.Sessions}
+	on, err := h.Factors.TOTPOn(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	if len(on) != len(list) {
+		return nil, fmt.Errorf("second factor lookup: %d answers for %d users", len(on), len(list))
+	}
+	users := make([]AdminUser, 0, len(list))
+	for i, a := range list {
+		roles := a.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		users = append(users, AdminUser{Username: a.Name, Roles: roles, Locked: a.Locked, CreatedAt: a.CreatedAt, Sessions: a.Sessions,
+			MFA: on[i]})
+	}
+	return users, nil
+}
+
+// user is the user object of a.
+func (h *Admin) user(ctx context.Context, a utils.Account) (AdminUser, error) {
+	u, err := h.users(ctx, []utils.Account{a})
+	if err != nil {
+		return AdminUser{}, err
+	}
+	return u[0], nil
 }
 
 // Page size of GET /admin/users.
@@ -92,13 +128,13 @@ func (h *Admin) ListUsers(c *gin.Context) {
 	if err == nil {
 		list, next, err = h.Accounts.List(c.Request.Context(), cursor, limit)
 	}
+	var users []AdminUser
+	if err == nil {
+		users, err = h.users(c.Request.Context(), list)
+	}
 	if err != nil {
 		response.Error(c, err)
 		return
-	}
-	users := make([]AdminUser, 0, len(list))
-	for _, a := range list {
-		users = append(users, h.user(c.Request.Context(), a))
 	}
 	c.JSON(http.StatusOK, gin.H{"users": users, "nextCursor": next})
 }
@@ -139,7 +175,7 @@ func (h *Admin) CreateUser(c *gin.Context) {
 		return
 	}
 	h.audit(c, "create", name, "roles", a.Roles)
-	c.JSON(http.StatusCreated, h.user(c.Request.Context(), a))
+	h.answer(c, http.StatusCreated, a)
 }
 
 // GetUser answers a user and their live sessions.
@@ -153,11 +189,15 @@ func (h *Admin) GetUser(c *gin.Context) {
 	if err == nil {
 		sessions, err = h.Sessions.List(c.Request.Context(), name, "")
 	}
+	var u AdminUser
+	if err == nil {
+		u, err = h.user(c.Request.Context(), a)
+	}
 	if err != nil {
 		response.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"user": h.user(c.Request.Context(), a), "sessions": sessions})
+	c.JSON(http.StatusOK, gin.H{"user": u, "sessions": sessions})
 }
 
 // SetRoles replaces a user's roles ({"roles":[…]}): 200 with the user. The
@@ -183,7 +223,18 @@ func (h *Admin) SetRoles(c *gin.Context) {
 		return
 	}
 	h.audit(c, "roles", name, "roles", a.Roles, "sessions", a.Sessions)
-	c.JSON(http.StatusOK, h.user(c.Request.Context(), a))
+	h.answer(c, http.StatusOK, a)
+}
+
+// answer answers the user object of a, after a change already made: a
+// failed second-factor lookup is then a 503 (the change stands).
+func (h *Admin) answer(c *gin.Context, status int, a utils.Account) {
+	u, err := h.user(c.Request.Context(), a)
+	if err != nil {
+		response.Error(c, err)
+		return
+	}
+	c.JSON(status, u)
 }
 
 // Lock locks a user and revokes every session: 204. Their login with the

@@ -22,8 +22,8 @@ import (
 // LoginFactor is what a login needs of the second factor (mfa.Store).
 type LoginFactor interface {
 	Enabled(ctx context.Context, user string) (bool, error)
-	NewChallenge(ctx context.Context, user string) (string, error)
-	Challenge(ctx context.Context, token string) (string, error)
+	NewChallenge(ctx context.Context, user, account string) (string, error)
+	Challenge(ctx context.Context, token string) (user, account string, err error)
 	Redeem(ctx context.Context, token, code string, recoveryOnly bool) (string, error)
 }
 
@@ -45,16 +45,17 @@ type PasskeyCounter interface {
 // mfaMethods are the second-step methods an mfaToken accepts.
 var mfaMethods = []string{"totp", "recovery_code"}
 
-// challenge answers 403 mfa_required with an mfaToken, and reports true, if
-// name (whose password was right) has a second factor on. A Redis failure
-// is an error: never a login without the second factor.
-func (h *Public) challenge(c *gin.Context, name string) (bool, error) {
-	ctx := c.Request.Context()
+// challenge answers 403 mfa_required with an mfaToken bound to the account
+// version, and reports true, if acct (whose password was right) has a
+// second factor on. A Redis failure is an error: never a login without the
+// second factor.
+func (h *Public) challenge(c *gin.Context, acct utils.Account) (bool, error) {
+	ctx, name := c.Request.Context(), acct.Name
 	on, err := h.MFA.Enabled(ctx, name)
 	if err != nil || !on {
 		return false, err
 	}
-	token, err := h.MFA.NewChallenge(ctx, name)
+	token, err := h.MFA.NewChallenge(ctx, name, acct.Version)
 	if err != nil {
 		return false, err
 	}
@@ -89,13 +90,37 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		return
 	}
 	ctx, ip := c.Request.Context(), c.ClientIP()
-	user, err := h.MFA.Challenge(ctx, f["mfaToken"])
-	if err == nil {
-		err = withBudget(c, h.Limiter, h.Log, user, func() error {
-			_, err := h.MFA.Redeem(ctx, f["mfaToken"], code, recoveryOnly)
-			return err
-		})
+	user, account, err := h.MFA.Challenge(ctx, f["mfaToken"])
+	read := func() (utils.Account, error) {
+		acct, err := h.Users.Account(ctx, user)
+		if errors.Is(err, global.ErrUserNotFound) {
+			err = global.ErrTokenMFA // deleted between the two steps
+		}
+		return acct, err
 	}
+	// The account must still be the one whose password was checked, before
+	// any code is spent: locked meanwhile is 403 account_locked; deleted
+	// (maybe registered again), or its password, roles or lock changed, the
+	// token is dead (401 invalid_token: log in again).
+	var acct utils.Account
+	if err == nil {
+		acct, err = read()
+	}
+	switch {
+	case err != nil:
+	case acct.Locked:
+		err = global.ErrAccountLocked
+	case acct.Version != account:
+		err = global.ErrTokenMFA
+	}
+	if err != nil {
+		h.refused(c, user, err)
+		return
+	}
+	err = withBudget(c, h.Limiter, h.Log, user, func() error {
+		_, err := h.MFA.Redeem(ctx, f["mfaToken"], code, recoveryOnly)
+		return err
+	})
 	if errors.Is(err, global.ErrWrongCode) {
 		err = global.ErrInvalidCode
 	}
@@ -104,21 +129,6 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		return
 	}
 	h.Log.Info("second factor passed", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
-	read := func() (utils.Account, error) {
-		acct, err := h.Users.Account(ctx, user)
-		if errors.Is(err, global.ErrUserNotFound) {
-			err = global.ErrTokenRevoked // deleted between the two steps
-		}
-		return acct, err
-	}
-	acct, err := read()
-	if err == nil && acct.Locked {
-		err = global.ErrAccountLocked // locked between the two steps
-	}
-	if err != nil {
-		h.refused(c, user, err)
-		return
-	}
 	h.open(c, acct, read, global.AMRPassword, global.AMROTP)
 }
 

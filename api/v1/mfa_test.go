@@ -28,7 +28,7 @@ func (f *recordingFactor) Enabled(context.Context, string) (bool, error) {
 	return true, f.fail
 }
 
-func (f *recordingFactor) NewChallenge(context.Context, string) (string, error) {
+func (f *recordingFactor) NewChallenge(context.Context, string, string) (string, error) {
 	return "challenge", nil
 }
 

@@ -119,7 +119,7 @@ func (h *Public) Login(c *gin.Context) {
 	}
 	if err == nil {
 		var challenged bool
-		if challenged, err = h.challenge(c, acct.Name); challenged {
+		if challenged, err = h.challenge(c, acct); challenged {
 			return
 		}
 	}

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go-jwt/utils/mfa"
 )
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
@@ -61,7 +64,7 @@ func TestUserCommands(t *testing.T) {
 	if _, code := r.login("bob", "wrong-password"); code != 401 {
 		t.Fatalf("a locked account's wrong password: %d, want 401", code)
 	}
-	if out := r.ok("", "list"); out != "bob\teditor,user\tlocked\nroot\tadmin\tunlocked\n" {
+	if out := r.ok("", "list"); out != "bob\teditor,user\tlocked\t-\nroot\tadmin\tunlocked\t-\n" {
 		t.Fatalf("list: %q", out)
 	}
 	r.ok("", "unlock", "bob")
@@ -88,8 +91,28 @@ func TestUserCommands(t *testing.T) {
 	if a := r.call("GET", "/user/welcome", bob.Access, nil); a.Status != 401 {
 		t.Fatalf("bob's token after delete: %v", a)
 	}
-	if out := r.ok("", "list"); out != "root\tadmin\tunlocked\n" {
+	if out := r.ok("", "list"); out != "root\tadmin\tunlocked\t-\n" {
 		t.Fatalf("list after delete: %q", out)
+	}
+
+	// TOTP on shows in the list (an enrollment only pending does not).
+	e := r.call("POST", "/user/mfa/totp/enroll", root.Access, url.Values{"password": {"root-password"}})
+	var enrolled struct{ Secret string }
+	if e.Status != 200 || jsonInto(e.Body, &enrolled) != nil {
+		t.Fatalf("enroll: %v", e.Status)
+	}
+	if out := r.ok("", "list"); out != "root\tadmin\tunlocked\t-\n" {
+		t.Fatalf("list while the enrollment is pending: %q", out)
+	}
+	totp, err := mfa.Code(enrolled.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.call("POST", "/user/mfa/totp/confirm", root.Access, url.Values{"code": {totp}}); a.Status != 200 {
+		t.Fatalf("confirm: %v", a.Status)
+	}
+	if out := r.ok("", "list"); out != "root\tadmin\tunlocked\ttotp\n" {
+		t.Fatalf("list with TOTP on: %q", out)
 	}
 	if a := r.call("POST", "/public/register", "", url.Values{"username": {"bob"}, "password": {"a new bob here"}}); a.Status != 201 {
 		t.Fatalf("register a deleted name: %v", a)

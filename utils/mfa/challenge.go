@@ -40,15 +40,18 @@ func challengeKey(user string, random []byte) string {
 }
 
 // NewChallenge starts the second login step of user and returns its
-// mfaToken.
-func (s *Store) NewChallenge(ctx context.Context, user string) (string, error) {
+// mfaToken. account is the account version whose password was checked
+// (utils.Account.Version): Challenge hands it back, so the second step can
+// refuse a token of an account changed or deleted (and maybe registered
+// again) in between.
+func (s *Store) NewChallenge(ctx context.Context, user, account string) (string, error) {
 	random := make([]byte, challengeRandom)
 	if _, err := rand.Read(random); err != nil {
 		return "", err
 	}
 	key := challengeKey(user, random)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "d", s.now().Add(ChallengeTTL).UnixMilli(), "n", 0)
+		p.HSet(ctx, key, "d", s.now().Add(ChallengeTTL).UnixMilli(), "n", 0, "a", account)
 		p.PExpire(ctx, key, ChallengeTTL)
 		return nil
 	})
@@ -81,26 +84,28 @@ func validName(name string) bool {
 	return err == nil && canon == name
 }
 
-// Challenge returns the user of a live mfaToken without spending it, so the
-// caller can check the user's failure budget before any code is tried.
+// Challenge returns the user of a live mfaToken and the account version
+// given to NewChallenge, without spending it, so the caller can check the
+// account and the user's failure budget before any code is tried.
 // global.ErrTokenMFA for an unknown, spent, expired or dead one.
-func (s *Store) Challenge(ctx context.Context, token string) (string, error) {
+func (s *Store) Challenge(ctx context.Context, token string) (user, account string, err error) {
 	user, key, ok := parseChallenge(token)
 	if !ok {
-		return "", global.ErrTokenMFA
+		return "", "", global.ErrTokenMFA
 	}
-	v, err := s.rdb.HMGet(ctx, key, "d", "n").Result()
+	v, err := s.rdb.HMGet(ctx, key, "d", "n", "a").Result()
 	if err != nil {
-		return "", storeErr(err)
+		return "", "", storeErr(err)
 	}
 	d, _ := v[0].(string)
 	n, _ := v[1].(string)
+	account, _ = v[2].(string)
 	deadline, err1 := strconv.ParseInt(d, 10, 64)
 	wrong, err2 := strconv.Atoi(n)
 	if err1 != nil || err2 != nil || deadline <= s.now().UnixMilli() || wrong >= MaxAttempts {
-		return "", global.ErrTokenMFA
+		return "", "", global.ErrTokenMFA
 	}
-	return user, nil
+	return user, account, nil
 }
 
 // Redeem spends token with code (a TOTP code or a recovery code; with

@@ -22,14 +22,14 @@ func TestChallengeSingleUse(t *testing.T) {
 		secret, codes := f.enable()
 		ctx := context.Background()
 		tok := f.challenge()
-		if user, err := f.store.Challenge(ctx, tok); err != nil || user != f.user {
-			t.Fatalf("challenge: %q, %v", user, err)
+		if user, account, err := f.store.Challenge(ctx, tok); err != nil || user != f.user || account != testAccount {
+			t.Fatalf("challenge: %q %q, %v", user, account, err)
 		}
 		user, err := f.store.Redeem(ctx, tok, f.code(secret, 0), false)
 		if err != nil || user != f.user {
 			t.Fatalf("redeem: %q, %v", user, err)
 		}
-		_, err = f.store.Challenge(ctx, tok)
+		_, _, err = f.store.Challenge(ctx, tok)
 		wantErr(t, err, errToken)
 		_, err = f.store.Redeem(ctx, tok, codes[0], false)
 		wantErr(t, err, errToken)
@@ -64,11 +64,11 @@ func TestChallengeExpires(t *testing.T) {
 		ctx := context.Background()
 		tok := f.challenge()
 		f.clock.Advance(mfa.ChallengeTTL - time.Second)
-		if _, err := f.store.Challenge(ctx, tok); err != nil {
+		if _, _, err := f.store.Challenge(ctx, tok); err != nil {
 			t.Fatalf("a second before expiry: %v", err)
 		}
 		f.clock.Advance(time.Second)
-		_, err := f.store.Challenge(ctx, tok)
+		_, _, err := f.store.Challenge(ctx, tok)
 		wantErr(t, err, errToken)
 		_, err = f.store.Redeem(ctx, tok, f.code(secret, 0), false)
 		wantErr(t, err, errToken)
@@ -95,12 +95,12 @@ func TestChallengeDiesAfterFiveWrongCodes(t *testing.T) {
 		for i, w := range wrong {
 			_, err := f.store.Redeem(ctx, tok, w, false)
 			wantErr(t, err, errWrong)
-			_, err = f.store.Challenge(ctx, tok)
+			_, _, err = f.store.Challenge(ctx, tok)
 			if i < mfa.MaxAttempts-1 && err != nil {
 				t.Fatalf("after %d wrong codes: %v", i+1, err)
 			}
 		}
-		_, err := f.store.Challenge(ctx, tok)
+		_, _, err := f.store.Challenge(ctx, tok)
 		wantErr(t, err, errToken)
 		_, err = f.store.Redeem(ctx, tok, f.code(secret, 0), false)
 		wantErr(t, err, errToken)
@@ -140,7 +140,7 @@ func TestChallengeIsNoTokenElsewhere(t *testing.T) {
 		"no name":          base64.RawURLEncoding.EncodeToString(raw[:32]),
 		"huge":             strings.Repeat("A", 10000),
 	} {
-		if _, err := f.store.Challenge(context.Background(), bad); err != global.ErrTokenMFA {
+		if _, _, err := f.store.Challenge(context.Background(), bad); err != global.ErrTokenMFA {
 			t.Errorf("%s as mfaToken: %v, want ErrTokenMFA", name, err)
 		}
 	}

@@ -13,6 +13,9 @@ import (
 
 const dataKey = "unit-test-data-key-unit-test-data-key"
 
+// testAccount is the account version the fixtures' challenges are bound to.
+const testAccount = "acct-v1"
+
 // fixture is a second-factor store on one backend with one clock, for a
 // fresh user.
 type fixture struct {
@@ -76,7 +79,7 @@ func (f *fixture) code(secret string, offset time.Duration) string {
 // challenge starts a second login step.
 func (f *fixture) challenge() string {
 	f.t.Helper()
-	tok, err := f.store.NewChallenge(context.Background(), f.user)
+	tok, err := f.store.NewChallenge(context.Background(), f.user, testAccount)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func TestWrongDataKeyFailsClosed(t *testing.T) {
 		f := newFixture(t, b)
 		secret, _ := f.enable()
 		other := newStore(t, b, strings.Repeat("x", 40), f.clock)
-		tok, err := other.NewChallenge(ctx, f.user)
+		tok, err := other.NewChallenge(ctx, f.user, testAccount)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,8 +191,8 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	_, e2 := f.store.Confirm(ctx, f.user, code)
 	_, e3 := f.store.Enabled(ctx, f.user)
 	_, e4 := f.store.Status(ctx, f.user)
-	_, e5 := f.store.NewChallenge(ctx, f.user)
-	_, e6 := f.store.Challenge(ctx, tok)
+	_, e5 := f.store.NewChallenge(ctx, f.user, testAccount)
+	_, _, e6 := f.store.Challenge(ctx, tok)
 	_, e7 := f.store.Redeem(ctx, tok, code, false)
 	_, e8 := f.store.Redeem(ctx, tok, codes[0], true)
 	e9 := f.store.Disable(ctx, f.user, code)
