@@ -18,7 +18,7 @@ import (
 
 // rig is what one run starts: redis-server, the service and bare gin.
 type rig struct {
-	rdb                         *redis.Client
+	rdb                          *redis.Client
 	appAddr, bareAddr, pprofAddr string
 	logPath                      string
 	procs                        []*exec.Cmd
