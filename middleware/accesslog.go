@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -23,6 +24,44 @@ type LogHandler struct {
 	slog.Handler
 	json   bool
 	access io.Writer
+	second atomic.Pointer[formattedSecond]
+}
+
+// formattedSecond is the current second, formatted once: the date and time
+// before the fraction, and the zone after it.
+type formattedSecond struct {
+	unix   int64
+	loc    *time.Location
+	prefix [19]byte // 2006-01-02T15:04:05
+	zone   string   // Z or -07:00
+}
+
+// appendTime appends t as time.RFC3339Nano would (slog's JSON time), from
+// the second formatted once.
+func (h *LogHandler) appendTime(b []byte, t time.Time) []byte {
+	f := h.second.Load()
+	if f == nil || f.unix != t.Unix() || f.loc != t.Location() {
+		f = &formattedSecond{unix: t.Unix(), loc: t.Location()}
+		full := t.Truncate(time.Second).AppendFormat(nil, time.RFC3339)
+		copy(f.prefix[:], full)
+		f.zone = string(full[len(f.prefix):])
+		h.second.Store(f)
+	}
+	b = append(b, f.prefix[:]...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, f.zone...)
 }
 
 // NewLogHandler returns the handler; events and access may be one writer.
@@ -52,7 +91,7 @@ func (h *LogHandler) write(e *accessEntry) {
 	b := (*bp)[:0]
 	{
 		b = append(b, `{"time":"`...)
-		b = e.time.AppendFormat(b, time.RFC3339Nano)
+		b = h.appendTime(b, e.time)
 		b = append(b, `","level":"INFO","msg":"request","method":`...)
 		b = appendJSONString(b, e.method)
 		b = append(b, `,"route":`...)

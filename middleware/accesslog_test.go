@@ -22,15 +22,26 @@ func TestAccessLineIsSlogJSON(t *testing.T) {
 		name string
 		e    accessEntry
 	}{
+		{"a whole second, UTC", accessEntry{time: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), method: "GET", route: "/", status: 200, ip: "a", id: "b"}},
+		{"trailing zeros, the same second", accessEntry{time: at.Truncate(time.Millisecond * 10), method: "GET", route: "/", status: 200, ip: "a", id: "b"}},
+		{"next second, west of UTC", accessEntry{time: time.Date(2026, 3, 4, 5, 6, 8, 1, time.FixedZone("y", -7*3600-1800)), method: "GET", route: "/", status: 200, ip: "a", id: "b"}},
 		{"success", accessEntry{method: "GET", route: "/user/welcome", status: 200, latency: 1234567, ip: "203.0.113.7", id: "5f0c2a9be13d4786-1a"}},
 		{"failure with a reason", accessEntry{method: "POST", route: "/public/refresh", status: 401, latency: 42, ip: "::1", id: "abc", reason: "token revoked"}},
 		{"reason needing escapes", accessEntry{method: "GET", route: "unmatched", status: 500, ip: "", id: "x",
 			reason: "panic: \"quoted\" back\\slash\nnew\ttab\r\x01 \u2028\u2029 é \xff<>&"}},
 	}
+	// One handler for every row: its formatted second must follow the
+	// clock and the zone.
+	var sharedOut bytes.Buffer
+	shared := NewLogHandler(true, io.Discard, &sharedOut)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var want, got bytes.Buffer
-			r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+			e := tt.e
+			if e.time.IsZero() {
+				e.time = at
+			}
+			r := slog.NewRecord(e.time, slog.LevelInfo, "request", 0)
 			r.AddAttrs(slog.String("method", tt.e.method), slog.String("route", tt.e.route), slog.Int("status", tt.e.status),
 				slog.Duration("latency", tt.e.latency), slog.String("ip", tt.e.ip), slog.String("request_id", tt.e.id))
 			if tt.e.reason != "" {
@@ -39,9 +50,9 @@ func TestAccessLineIsSlogJSON(t *testing.T) {
 			if err := slog.NewJSONHandler(&want, nil).Handle(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
-			e := tt.e
-			e.time = at
-			NewLogHandler(true, io.Discard, &got).write(&e)
+			shared.write(&e)
+			got.Write(sharedOut.Bytes())
+			sharedOut.Reset()
 			if got.String() != want.String() {
 				t.Fatalf("fast line\n%s\nslog's\n%s", got.String(), want.String())
 			}

@@ -39,6 +39,10 @@ func BodyLimit(n int64) gin.HandlerFunc {
 			response.Error(c, global.ErrBodyTooLarge)
 			return
 		}
+		if c.Request.Body == http.NoBody { // nothing to read (most GETs): nothing to wrap
+			c.Next()
+			return
+		}
 		// net/http's own writer, not gin's wrapper: told that the limit was
 		// hit, the server answers at once and closes the connection, instead
 		// of first waiting for up to 256 KiB more of the body to keep it.

@@ -62,9 +62,10 @@ type Sessions struct {
 
 // NewSessions returns a session store on rdb that keeps at most maxPerUser
 // live sessions per user and forgives a rotated-away refresh token for grace.
-// Its access-check workers run until ctx is done.
-func NewSessions(ctx context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{rdb: rdb, access: newPrefixBatcher(ctx, rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
+// The context is unused (its batching needs no goroutine of its own any
+// more); it stays so that callers need not change.
+func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{rdb: rdb, access: newPrefixBatcher(rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
 }
 
 const (
