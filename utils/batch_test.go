@@ -19,7 +19,7 @@ func TestBatcherAnswersEachCheckWithItsOwnKey(t *testing.T) {
 	defer func() { _ = rdb.Close() }()
 	for i := range 300 {
 		if i%7 != 0 {
-			mr.Set(fmt.Sprintf("k%d", i), fmt.Sprintf("%04d-rest-of-value", i))
+			_ = mr.Set(fmt.Sprintf("k%d", i), fmt.Sprintf("%04d-rest-of-value", i))
 		}
 	}
 	b := newPrefixBatcher(rdb, 4)
@@ -52,7 +52,7 @@ func TestBatcherSurvivesCancelledChecks(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer func() { _ = rdb.Close() }()
-	mr.Set("k", "value")
+	_ = mr.Set("k", "value")
 	b := newPrefixBatcher(rdb, 2)
 	var wg sync.WaitGroup
 	for g := range 32 {
