@@ -29,3 +29,11 @@ const (
 	// KeySession + "{name}:" + sid is a string with one session's state.
 	KeySession = "s:"
 )
+
+// The User-Agent table (utils/useragent.go).
+const (
+	// KeyUserAgent + hex(8 bytes of SHA-256) is a string with one distinct
+	// User-Agent's text, shared by every session that names it; the only key
+	// outside a user's hash tag, written by a single-key script.
+	KeyUserAgent = "ua:"
+)

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-redis/redis/v8"
-	"github.com/google/uuid"
 
 	"go-jwt/global"
 )
@@ -35,23 +33,13 @@ const maxUserAgent = 256
 
 // Sessions keeps every live session in Redis (README, "Redis data").
 //
-// A session is one string key, global.KeySession+"{user}:"+sid, expiring
-// with its refresh token. Its value is packed (a hash would cost an object
-// and a field header per value, and turns into a hash table past 64-byte
-// values, which a browser's User-Agent is):
-//
-//	bytes  1-16  access token jti (raw UUID)
-//	      17-32  refresh token jti
-//	      33-48  previous refresh jti (zeros until the first rotation)
-//	      49-61  when that one was rotated away, unix ms, 13 digits
-//	      62-71  created, unix s, 10 digits
-//	      72-81  last refreshed, unix s, 10 digits
-//	      82-    client IP, "\n", User-Agent
-//
-// The user's sessions are indexed as fields "s:"+sid of the user's hash (see
-// Users), valued with the session's expiry in unix seconds, so listing and
-// logout-all cost O(sessions of the user) and expired entries are shed on the
-// next login. Every key of one user carries the hash tag {user}.
+// A session is one string key expiring with its refresh token, its value
+// packed (session_layout.go: a hash would cost an object and a field header
+// per value). The user's sessions are indexed as fields of the user's hash
+// (see Users), valued with the session's expiry in unix seconds, so listing
+// and logout-all cost O(sessions of the user) and expired entries are shed
+// on the next login. Every key of one user carries the hash tag {user}; the
+// User-Agent texts are shared by all sessions (useragent.go).
 type Sessions struct {
 	rdb    redis.UniversalClient
 	access *prefixBatcher
@@ -66,57 +54,6 @@ type Sessions struct {
 // more); it stays so that callers need not change.
 func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
 	return &Sessions{rdb: rdb, access: newPrefixBatcher(rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
-}
-
-const (
-	jtiLen      = 16
-	headerLen   = 81 // up to the client IP
-	indexPrefix = "s:"
-)
-
-func sessionPrefix(user string) string   { return global.KeySession + "{" + user + "}:" }
-func sessionKey(user, sid string) string { return sessionPrefix(user) + sid }
-
-// rawID is the 16 bytes of a UUID-shaped token id.
-func rawID(id string) (string, error) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", global.ErrTokenClaims
-	}
-	return string(u[:]), nil
-}
-
-// pack builds a new session's value.
-func pack(access, refresh string, now time.Time, cl Client) string {
-	var b strings.Builder
-	b.Grow(headerLen + len(cl.IP) + 1 + len(cl.UserAgent))
-	b.WriteString(access)
-	b.WriteString(refresh)
-	b.WriteString(strings.Repeat("\x00", jtiLen))
-	b.WriteString("0000000000000")
-	fmt.Fprintf(&b, "%010d%010d", now.Unix(), now.Unix())
-	b.WriteString(tail(cl))
-	return b.String()
-}
-
-// tail is the variable part of the value: IP and User-Agent, which holds no
-// newline (HTTP forbids it in a header value).
-func tail(cl Client) string {
-	ua := cl.UserAgent
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ")
-}
-
-func unpack(id, v string) (Session, bool) {
-	if len(v) < headerLen+1 {
-		return Session{}, false
-	}
-	c, _ := strconv.ParseInt(v[61:71], 10, 64)
-	u, _ := strconv.ParseInt(v[71:81], 10, 64)
-	ip, ua, _ := strings.Cut(v[headerLen:], "\n")
-	return Session{ID: id, CreatedAt: time.Unix(c, 0).UTC(), RefreshedAt: time.Unix(u, 0).UTC(), IP: ip, UserAgent: ua}, true
 }
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
@@ -161,10 +98,18 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
 	if err != nil {
 		return err
 	}
+	sid, err := rawID(a.SessionID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	return storeErr(createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
-		pack(aid, rid, now, cl), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
-	).Err())
+	ttl := ttlMillis(r, now)
+	hash, ua := userAgentHash(cl.UserAgent)
+	_, err = runPipelined(ctx, s.rdb, append(userAgentCall(hash, ua, ttl), script{createScript,
+		[]string{sessionKey(a.Username, sid), userKey(a.Username)},
+		[]any{pack(aid, rid, now, hash, cl.IP), ttl, now.Unix(), r.ExpiresAt.Unix(), sid, s.max, sessionPrefix(a.Username)},
+	})...)
+	return storeErr(err)
 }
 
 // CheckAccess reports whether the access token c is still the live one of
@@ -177,7 +122,11 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 	if err != nil {
 		return err
 	}
-	got, err := s.access.get(ctx, sessionKey(c.Username, c.SessionID))
+	sid, err := rawID(c.SessionID)
+	if err != nil {
+		return err
+	}
+	got, err := s.access.get(ctx, sessionKey(c.Username, sid))
 	return stillLive(want, got, err)
 }
 
@@ -202,7 +151,11 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 	if err != nil {
 		return err
 	}
-	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, c.SessionID), jtiLen, 2*jtiLen-1).Result()
+	sid, err := rawID(c.SessionID)
+	if err != nil {
+		return err
+	}
+	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, sid), jtiLen, 2*jtiLen-1).Result()
 	return stillLive(want, got, err)
 }
 
@@ -218,7 +171,7 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
 if string.sub(cur, 17, 32) == ARGV[1] then
-  local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
+  local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 65) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
   redis.call('HSET', KEYS[2], 's:' .. ARGV[9], ARGV[8])
   return 1
@@ -248,11 +201,23 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	if err != nil {
 		return err
 	}
+	sid, err := rawID(old.SessionID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
-		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl),
-		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
-	).Int()
+	ttl := ttlMillis(&next.RefreshClaims, now)
+	hash, ua := userAgentHash(cl.UserAgent)
+	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
+		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
+		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + cl.IP,
+			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds()},
+	})
+	cmds, err := runPipelined(ctx, s.rdb, calls...)
+	if err != nil {
+		return storeErr(err)
+	}
+	code, err := cmds[len(cmds)-1].Int()
 	if err != nil {
 		return storeErr(err)
 	}
@@ -270,9 +235,13 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 
 // Revoke ends one session of user: its access and refresh token stop working
 // together. It reports whether the session was live.
-func (s *Sessions) Revoke(ctx context.Context, user, sid string) (bool, error) {
+func (s *Sessions) Revoke(ctx context.Context, user, id string) (bool, error) {
+	sid, err := rawID(id)
+	if err != nil {
+		return false, nil // no such session
+	}
 	var del *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		del = p.Del(ctx, sessionKey(user, sid))
 		p.HDel(ctx, userKey(user), indexPrefix+sid)
 		return nil
@@ -297,6 +266,12 @@ return n
 // RevokeAll ends every live session of user except the one named except
 // (empty: all of them) and returns how many it ended.
 func (s *Sessions) RevokeAll(ctx context.Context, user, except string) (int, error) {
+	if except != "" {
+		var err error
+		if except, err = rawID(except); err != nil {
+			return 0, err
+		}
+	}
 	n, err := revokeAllScript.Run(ctx, s.rdb, []string{userKey(user)}, sessionPrefix(user), except).Int()
 	return n, storeErr(err)
 }
@@ -309,9 +284,9 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 	}
 	var ids, keys []string
 	for f := range fields {
-		if id, ok := strings.CutPrefix(f, indexPrefix); ok {
-			ids = append(ids, id)
-			keys = append(keys, sessionKey(user, id))
+		if raw, ok := strings.CutPrefix(f, indexPrefix); ok {
+			ids = append(ids, raw)
+			keys = append(keys, sessionKey(user, raw))
 		}
 	}
 	out := make([]Session, 0, len(ids))
@@ -322,15 +297,23 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	var gone []string
+	var gone, hashes []string
 	for i, v := range vals {
 		str, _ := v.(string)
-		if sess, ok := unpack(ids[i], str); ok {
-			sess.Current = ids[i] == current
+		if sess, hash, ok := unpack(sessionID(ids[i]), str); ok {
+			sess.Current = sess.ID == current
 			out = append(out, sess)
+			hashes = append(hashes, hash)
 		} else {
 			gone = append(gone, indexPrefix+ids[i])
 		}
+	}
+	agents, err := s.userAgents(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].UserAgent = agents[hashes[i]]
 	}
 	if len(gone) > 0 { // expired by TTL: shed from the index
 		if err := s.rdb.HDel(ctx, userKey(user), gone...).Err(); err != nil {
@@ -347,7 +330,11 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 }
 
 // Get returns one live session of user; global.ErrNotFound if there is none.
-func (s *Sessions) Get(ctx context.Context, user, sid string) (Session, error) {
+func (s *Sessions) Get(ctx context.Context, user, id string) (Session, error) {
+	sid, err := rawID(id)
+	if err != nil {
+		return Session{}, global.ErrNotFound
+	}
 	v, err := s.rdb.Get(ctx, sessionKey(user, sid)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, global.ErrNotFound
@@ -355,9 +342,14 @@ func (s *Sessions) Get(ctx context.Context, user, sid string) (Session, error) {
 	if err != nil {
 		return Session{}, storeErr(err)
 	}
-	sess, ok := unpack(sid, v)
+	sess, hash, ok := unpack(id, v)
 	if !ok {
 		return Session{}, global.ErrNotFound
 	}
+	agents, err := s.userAgents(ctx, []string{hash})
+	if err != nil {
+		return Session{}, err
+	}
+	sess.UserAgent = agents[hash]
 	return sess, nil
 }
