@@ -5,6 +5,7 @@ package utils
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -66,6 +67,9 @@ type JWT struct {
 	// The key is the whole token, so a hit means the very same bytes whose
 	// signature was verified.
 	verified *lru.Cache[string, Claims]
+	// header is the encoded header segment every token carries, built once
+	// (jwt/v4 would marshal its header map for every token).
+	header string
 }
 
 // NewJWT returns a codec signing with HS256 and secret. Access tokens live
@@ -82,8 +86,17 @@ func NewJWTWithKeys(keys *Keys, issuer string, accessTTL, refreshTTL, maxAge tim
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
+	header := map[string]string{"alg": keys.method.Alg(), "typ": "JWT"}
+	if keys.kid != "" {
+		header["kid"] = keys.kid
+	}
+	h, err := json.Marshal(header) // sorted keys: the bytes jwt/v4 would write
+	if err != nil {
+		panic(err) // a map of strings always marshals
+	}
 	return &JWT{
-		keys: keys, keyfunc: keys.verificationKey, issuer: issuer,
+		header: base64.RawURLEncoding.EncodeToString(h),
+		keys:   keys, keyfunc: keys.verificationKey, issuer: issuer,
 		accessTTL: accessTTL, refreshTTL: refreshTTL, maxAge: maxAge,
 		now: now, verified: verified,
 		// The parser is pinned to the one configured algorithm, so neither
@@ -139,16 +152,22 @@ func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Cl
 	}
 }
 
+// sign is jwt/v4's Token.SignedString with the header segment built once.
 func (j *JWT) sign(c *Claims) (string, error) {
-	t := jwt.NewWithClaims(j.keys.method, c)
-	if j.keys.kid != "" {
-		t.Header["kid"] = j.keys.kid
+	claims, err := json.Marshal(c)
+	if err != nil {
+		return "", err
 	}
-	s, err := t.SignedString(j.keys.signingKey())
-	if err != nil || j.keys.alg != AlgES256 {
-		return s, err
+	signing := j.header + "." + base64.RawURLEncoding.EncodeToString(claims)
+	sig, err := j.keys.method.Sign(signing, j.keys.signingKey())
+	if err != nil {
+		return "", err
 	}
-	return lowS(s), nil
+	s := signing + "." + sig
+	if j.keys.alg == AlgES256 {
+		s = lowS(s)
+	}
+	return s, nil
 }
 
 // Parse verifies token and returns its claims if it is a live-looking token
