@@ -120,3 +120,24 @@ func TestConcurrentWritersKeepLinesWhole(t *testing.T) {
 		}
 	}
 }
+
+// Past half the buffer, Run writes it out without waiting for its interval
+// (here an hour), and not on the writer's goroutine.
+func TestRunWritesAHalfFullBuffer(t *testing.T) {
+	out := &countingWriter{}
+	w := logbuf.New(out, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx, time.Hour)
+	line := []byte(strings.Repeat("y", 29) + "\n")
+	for range 2 {
+		_, _ = w.Write(line) // 60 bytes: past half
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for got, _ := out.all(); got != string(line)+string(line); got, _ = out.all() {
+		if time.Now().After(deadline) {
+			t.Fatalf("a half-full buffer was not written: %q", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
