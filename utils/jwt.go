@@ -39,7 +39,15 @@ type Claims struct {
 	// absolute deadline is AuthTime + SESSION_MAX_AGE.
 	AuthTime int64 `json:"auth_time"`
 	jwt.RegisteredClaims
+
+	// live is what CheckAccess asks Redis with, worked out once when an
+	// access token is first verified and kept with it in the verified
+	// cache (empty otherwise: CheckAccess works it out then).
+	live liveCheck
 }
+
+// liveCheck is an access token's raw jti and its session's key.
+type liveCheck struct{ jti, key string }
 
 // Pair is a freshly signed access and refresh token with their claims.
 type Pair struct {
@@ -200,6 +208,7 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		return nil, err
 	}
 	if c.Type == global.TokenAccess { // refresh tokens are used once
+		c.live, _ = liveCheckOf(c) // a malformed id is refused by CheckAccess
 		j.verified.Add(token, *c)
 	}
 	return c, nil

@@ -118,16 +118,28 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
 // session, or an access token replaced by a rotation, is
 // global.ErrTokenRevoked.
 func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
-	want, err := rawID(c.ID)
+	live := c.live
+	if live.key == "" {
+		var err error
+		if live, err = liveCheckOf(c); err != nil {
+			return err
+		}
+	}
+	got, err := s.access.get(ctx, live.key)
+	return stillLive(live.jti, got, err)
+}
+
+// liveCheckOf is what CheckAccess reads and compares for the access token c.
+func liveCheckOf(c *Claims) (liveCheck, error) {
+	jti, err := rawID(c.ID)
 	if err != nil {
-		return err
+		return liveCheck{}, err
 	}
 	sid, err := rawID(c.SessionID)
 	if err != nil {
-		return err
+		return liveCheck{}, err
 	}
-	got, err := s.access.get(ctx, sessionKey(c.Username, sid))
-	return stillLive(want, got, err)
+	return liveCheck{jti: jti, key: sessionKey(c.Username, sid)}, nil
 }
 
 // stillLive compares a token's raw id with the one Redis holds for its
