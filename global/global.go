@@ -34,6 +34,8 @@ const (
 const (
 	// KeyUserAgent + hex(8 bytes of SHA-256) is a string with one distinct
 	// User-Agent's text, shared by every session that names it; the only key
-	// outside a user's hash tag, written by a single-key script.
-	KeyUserAgent = "ua:"
+	// outside a user's hash tag, written by a single-key script. Under "s:"
+	// (no session key has "ua:" where their "{" is), so ACL users granted
+	// ~s:* (docs/SCALING.md) need no new rule.
+	KeyUserAgent = "s:ua:"
 )
