@@ -44,6 +44,9 @@ type result struct {
 	p50, p99 time.Duration
 	errors   int
 	firstErr error
+	// bare is the window of bare gin run right before this one: the
+	// ratio is to it.
+	bare *result
 }
 
 // worker state: a connection, the user it logs in as and, for token

@@ -77,21 +77,32 @@ func run(o options) error {
 	}
 
 	fmt.Printf("machine: %s/%s, %d cores, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
-	fmt.Printf("load: %d connections, %d interleaved rounds of %v per route; service: GIN_MODE=release, JSON access log to a file, metrics on, redis-server on loopback\n\n",
+	fmt.Printf("load: %d connections, %d rounds of %v per window, each service route right after a window of bare gin; service: GIN_MODE=release, JSON access log to a file, metrics on, redis-server on loopback\n\n",
 		o.conns, o.rounds, o.duration)
 	targets := rig.targets(users)
 	runs := make([][]result, len(targets))
 	for round := range o.rounds {
 		for i, t := range targets {
+			if i == 0 {
+				continue // bare gin runs before each of the others
+			}
 			conns := o.conns
 			if t.conns > 0 {
 				conns = min(conns, t.conns)
+			}
+			var bare *result
+			if t.short != "login" { // login is bound by the hash: no ratio
+				b := load(targets[0], o.conns, o.duration, "", "")
+				runs[0] = append(runs[0], b)
+				bare = &b
+				fmt.Fprintf(os.Stderr, "round %d: %-8s %9.0f req/s  p99 %v\n", round+1, targets[0].short, b.rps, b.p99)
 			}
 			profile := ""
 			if round == 0 && t.service && o.profileDir != "" {
 				profile = filepath.Join(o.profileDir, t.short+".prof")
 			}
 			r := load(t, conns, o.duration, profile, rig.pprofAddr)
+			r.bare = bare
 			runs[i] = append(runs[i], r)
 			fmt.Fprintf(os.Stderr, "round %d: %-8s %9.0f req/s  p99 %v\n", round+1, t.short, r.rps, r.p99)
 		}

@@ -40,22 +40,35 @@ func runWrk(r *rig, targets []target, users []string, o options) error {
 		}
 	}
 	runs := make([][]result, len(chosen))
+	run := func(round int, t target) (result, error) {
+		args := []string{"-t2", "-c" + strconv.Itoa(o.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
+		if t.short == "welcome" {
+			args = append(args, "-H", "Authorization: "+header)
+		}
+		out, err := exec.Command(path, append(args, "http://"+t.addr+t.path)...).CombinedOutput()
+		if err != nil {
+			return result{}, fmt.Errorf("wrk %s: %v: %s", t.short, err, out)
+		}
+		res, err := parseWrk(out)
+		if err != nil {
+			return result{}, fmt.Errorf("wrk %s: %v: %s", t.short, err, out)
+		}
+		fmt.Fprintf(os.Stderr, "wrk round %d: %-8s %9.0f req/s  p99 %v\n", round+1, t.short, res.rps, res.p99)
+		return res, nil
+	}
 	for round := range o.rounds {
-		for i, t := range chosen {
-			args := []string{"-t2", "-c" + strconv.Itoa(o.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
-			if t.short == "welcome" {
-				args = append(args, "-H", "Authorization: "+header)
-			}
-			out, err := exec.Command(path, append(args, "http://"+t.addr+t.path)...).CombinedOutput()
+		for i, t := range chosen[1:] { // each after a window of bare gin
+			bare, err := run(round, chosen[0])
 			if err != nil {
-				return fmt.Errorf("wrk %s: %v: %s", t.short, err, out)
+				return err
 			}
-			res, err := parseWrk(out)
+			runs[0] = append(runs[0], bare)
+			res, err := run(round, t)
 			if err != nil {
-				return fmt.Errorf("wrk %s: %v: %s", t.short, err, out)
+				return err
 			}
-			runs[i] = append(runs[i], res)
-			fmt.Fprintf(os.Stderr, "wrk round %d: %-8s %9.0f req/s  p99 %v\n", round+1, t.short, res.rps, res.p99)
+			res.bare = &bare
+			runs[i+1] = append(runs[i+1], res)
 		}
 	}
 	fmt.Printf("\n### wrk (`wrk -t2 -c%d -d%ds --latency`; errors: non-2xx answers and socket errors)\n\n", o.conns, secs)
