@@ -76,7 +76,7 @@ func run(o options) error {
 		return err
 	}
 
-	fmt.Printf("machine: %s/%s, %d cores, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	fmt.Printf("machine: %s/%s, %d cores, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
 	fmt.Printf("load: %d connections, %d rounds of %v per window, each service route right after a window of bare gin; service: GIN_MODE=release, JSON access log to a file, metrics on, redis-server on loopback\n\n",
 		o.conns, o.rounds, o.duration)
 	targets := rig.targets(users)
@@ -120,7 +120,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nlogin alone: p50 %v; the password hash alone: p50 %v; overhead beyond the hash: %.1f%% (target < 10%%)\n",
+	fmt.Printf("\nlogin alone: p50 %v; the password hash alone: p50 %v; overhead beyond the hash: %.1f%% (target < 10%%)\n\n",
 		login.Round(10*time.Microsecond), hash.Round(10*time.Microsecond), 100*(float64(login)/float64(hash)-1))
 
 	if err := printMemory(context.Background(), rig.rdb, o.sessions); err != nil {
