@@ -101,8 +101,8 @@ func pack(access, refresh string, now time.Time, uaHash, ip string) string {
 	return b.String()
 }
 
-// unpack reads a session's value; its User-Agent is left as the hash (the
-// caller looks it up) in ua.
+// unpack reads a session's value; its User-Agent comes back as its hash
+// (uaHash), for the caller to look up.
 func unpack(id, v string) (s Session, uaHash string, ok bool) {
 	if len(v) < headerLen {
 		return Session{}, "", false
