@@ -78,6 +78,7 @@ type JWT struct {
 	// header is the encoded header segment every token carries, built once
 	// (jwt/v4 would marshal its header map for every token).
 	header string
+	fast   fastKeys // jwt_fast.go
 }
 
 // NewJWT returns a codec signing with HS256 and secret. Access tokens live
@@ -103,8 +104,8 @@ func NewJWTWithKeys(keys *Keys, issuer string, accessTTL, refreshTTL, maxAge tim
 		panic(err) // a map of strings always marshals
 	}
 	return &JWT{
-		header: base64.RawURLEncoding.EncodeToString(h),
-		keys:   keys, keyfunc: keys.verificationKey, issuer: issuer,
+		header: base64.RawURLEncoding.EncodeToString(h), fast: newFastKeys(keys),
+		keys: keys, keyfunc: keys.verificationKey, issuer: issuer,
 		accessTTL: accessTTL, refreshTTL: refreshTTL, maxAge: maxAge,
 		now: now, verified: verified,
 		// The parser is pinned to the one configured algorithm, so neither
@@ -167,8 +168,10 @@ func (j *JWT) sign(c *Claims) (string, error) {
 		return "", err
 	}
 	signing := j.header + "." + base64.RawURLEncoding.EncodeToString(claims)
-	sig, err := j.keys.method.Sign(signing, j.keys.signingKey())
-	if err != nil {
+	var sig string
+	if j.fast.macs != nil {
+		sig = j.fast.hs256(signing)
+	} else if sig, err = j.keys.method.Sign(signing, j.keys.signingKey()); err != nil {
 		return "", err
 	}
 	s := signing + "." + sig
@@ -196,10 +199,13 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		}
 		return &c, nil
 	}
-	c := new(Claims)
-	t, err := j.parser.ParseWithClaims(token, c, j.keyfunc)
-	if err != nil {
-		return nil, j.classify(t, err)
+	c, ok := j.fastParse(token)
+	if !ok {
+		c = new(Claims)
+		t, err := j.parser.ParseWithClaims(token, c, j.keyfunc)
+		if err != nil {
+			return nil, j.classify(t, err)
+		}
 	}
 	if !canonicalSignature(token) || (j.keys.alg == AlgES256 && !isLowS(token)) {
 		return nil, global.ErrTokenMalformed
