@@ -41,6 +41,7 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 	r := &rig{}
 	redisAddr := freeAddr()
 	rs := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port(redisAddr), "--save", "", "--appendonly", "no", "--dir", dir)
+	dieWithBench(rs)
 	if err := rs.Start(); err != nil {
 		return nil, fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
 	}
@@ -74,6 +75,7 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 	bareCmd.Env = append(os.Environ(), "GIN_MODE=release")
 	bareCmd.Stdout, bareCmd.Stderr = logFile, logFile
 	for _, c := range []*exec.Cmd{svc, bareCmd} {
+		dieWithBench(c)
 		if err := c.Start(); err != nil {
 			r.stop()
 			return nil, err
