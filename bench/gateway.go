@@ -20,7 +20,7 @@ import (
 // serviceAddr, revocation checked in Redis), and at /public/welcome, which
 // the same file proxies without auth. It prints both rows and their ratio.
 // Without nginx it prints why and measures nothing.
-func gatewayBench(serviceAddr string, conns int, d time.Duration) error {
+func gatewayBench(serviceAddr string, users []string, conns int, d time.Duration) error {
 	exe, err := exec.LookPath("nginx")
 	if err != nil {
 		if exe, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
@@ -66,32 +66,33 @@ func gatewayBench(serviceAddr string, conns int, d time.Duration) error {
 		return fmt.Errorf("nginx did not start (log: %s): %w", n.ErrorLog(), err)
 	}
 
-	// Each connection's user logs in at the service itself, then talks to
-	// nginx only.
+	// Each connection's user (one user each, so none passes MAX_SESSIONS)
+	// logs in at the service itself, then talks to nginx only.
+	next := loginSetup(users)
 	login := func(w *worker) error {
-		c, err := dial(serviceAddr)
-		if err != nil {
+		c := w.c
+		defer func() { w.c = c }()
+		var err error
+		if w.c, err = dial(serviceAddr); err != nil {
 			return err
 		}
-		defer c.close()
-		status, body, err := c.do("POST", "/public/login", formHeader, loginBody)
-		if err := expect(status, body, err); err != nil {
-			return err
-		}
-		return w.take(body)
+		defer w.c.close()
+		return next(w)
 	}
-	open := load("gw-open", gw, conns, d, nil, redialing(gw, func(w *worker) error { return expect(w.c.do("GET", "/public/welcome", nil, nil)) }))
-	auth := load("gw-auth", gw, conns, d, login, redialing(gw, func(w *worker) error { return expect(w.c.do("GET", "/welcome", w.accessH, nil)) }))
+	open := load(target{short: "gw-open", addr: gw, do: redialing(gw, func(w *worker) error { return expect(w.c.do("GET", "/public/welcome", nil, nil)) })}, conns, d, "", "")
+	auth := load(target{short: "gw-auth", addr: gw, setup: login, do: redialing(gw, func(w *worker) error { return expect(w.c.do("GET", "/welcome", w.accessH, nil)) })}, conns, d, "", "")
 
-	fmt.Printf("\nthrough nginx (examples/gateway/nginx.conf), the same upstream, %d connections:\n", conns)
-	fmt.Printf("%-8s %10s %10s %10s %10s %8s\n", "route", "req/s", "p50", "p99", "×open", "errors")
-	for _, r := range []result{open, auth} {
-		fmt.Printf("%-8s %10.0f %10v %10v %10.2f %8d\n", r.name, r.rps, r.p50, r.p99, r.rps/open.rps, r.errors)
+	fmt.Printf("\n### Through nginx (examples/gateway/nginx.conf), the same upstream, %d connections\n\n", conns)
+	fmt.Printf("| route | req/s | p50 | p99 | × nginx without auth |\n|---|--:|--:|--:|--:|\n")
+	for _, r := range []struct {
+		name string
+		res  result
+	}{{"nginx proxying without auth (`/public/welcome`)", open}, {"nginx with `auth_request` to `/auth/verify` (`/welcome`)", auth}} {
+		fmt.Printf("| %s | %.0f | %v | %v | %.2f |\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.rps/open.rps)
 	}
-	fmt.Printf("gw-open: nginx proxying without auth; gw-auth: the same with auth_request to /auth/verify (ratio %.2f)\n", auth.rps/open.rps)
-	for _, r := range []result{open, auth} {
+	for name, r := range map[string]result{"gw-open": open, "gw-auth": auth} {
 		if r.errors > 0 {
-			return fmt.Errorf("%s: %d failed requests (first: %v)", r.name, r.errors, r.firstErr)
+			return fmt.Errorf("%s: %d failed requests (first: %v)", name, r.errors, r.firstErr)
 		}
 	}
 	return nil

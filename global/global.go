@@ -75,3 +75,13 @@ const (
 	// (sign-in) is the state of one ceremony, kept 5 minutes, used once.
 	KeyPasskeyCeremony = "pkc:"
 )
+
+// The User-Agent table (utils/useragent.go).
+const (
+	// KeyUserAgent + hex(8 bytes of SHA-256) is a string with one distinct
+	// User-Agent's text, shared by every session that names it; the only key
+	// outside a user's hash tag, written by a single-key script. Under "s:"
+	// (no session key has "ua:" where their "{" is), so ACL users granted
+	// ~s:* (docs/SCALING.md) need no new rule.
+	KeyUserAgent = "s:ua:"
+)

@@ -23,13 +23,11 @@ import (
 	"go-jwt/utils/passkey"
 )
 
-// NewLogger returns the service's logger: JSON in release mode (for log
-// collectors), text otherwise (for people).
+// NewLogger returns a logger writing to w: JSON in release mode (for log
+// collectors), text otherwise (for people). Run builds the service's own with
+// its access log buffered.
 func NewLogger(cfg global.Config, w io.Writer) *slog.Logger {
-	if cfg.Release {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(middleware.NewLogHandler(cfg.Release, w, w))
 }
 
 // Router builds the token codec, the stores and the handlers on rdb and

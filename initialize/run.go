@@ -12,6 +12,8 @@ import (
 
 	"go-jwt/global"
 	"go-jwt/metrics"
+	"go-jwt/middleware"
+	"go-jwt/utils/logbuf"
 )
 
 // Run is the whole service: read the configuration from getenv, connect to
@@ -22,8 +24,16 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := NewLogger(cfg, stderr)
+	// The access log is buffered (at most a second of it is lost on a
+	// crash; none on a clean stop); every other line is written at once.
+	out := logbuf.New(stderr, logbuf.DefaultSize)
+	flushCtx, stopFlushing := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() { out.Run(flushCtx, time.Second); close(flushed) }()
+	defer func() { stopFlushing(); <-flushed }() // the last flush
+	log := slog.New(middleware.NewLogHandler(cfg.Release, out.Immediate(), out))
 	slog.SetDefault(log) // endless and net/http log through it too
+	flush := func() { _ = out.Flush() }
 	if cfg.Release {
 		gin.SetMode(gin.ReleaseMode)
 	}
@@ -48,12 +58,12 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	}
 	for addr, h := range sideHandlers(cfg, m) {
 		go func() {
-			if err := Serve(global.Config{Addr: addr}, h, log); err != nil {
+			if err := Serve(global.Config{Addr: addr}, h, log, flush); err != nil {
 				log.Error("side listener failed", "addr", addr, "err", err.Error())
 			}
 		}()
 	}
-	return Serve(cfg, router, log)
+	return Serve(cfg, router, log, flush)
 }
 
 // sideHandlers are the listeners besides the main one: /metrics on

@@ -42,8 +42,11 @@ const (
 )
 
 // Serve serves h on cfg.Addr under endless and returns once this process
-// has drained after SIGTERM/SIGINT or handed over after SIGHUP.
-func Serve(cfg global.Config, h http.Handler, log *slog.Logger) error {
+// has drained after SIGTERM/SIGINT or handed over after SIGHUP. flush writes
+// out the buffered log: it runs as each of those signals arrives, so the
+// lines of this process come before those of the one that replaces it (the
+// caller flushes again once Serve returns).
+func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) error {
 	endless.DefaultHammerTime = hammerTime
 	var closing atomic.Bool
 	srv := endless.NewServer(cfg.Addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,12 +58,17 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger) error {
 	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		// Runs before endless's own shutdown, on its signal goroutine.
 		if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, sig, func() {
+			flush()
 			if !closing.Swap(true) {
 				time.Sleep(closeNotice)
 			}
 		}); err != nil {
 			return err
 		}
+	}
+	// Before the fork: the new process writes to the same stderr.
+	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, flush); err != nil {
+		return err
 	}
 	srv.ReadHeaderTimeout = readHeaderTimeout
 	srv.ReadTimeout = readTimeout

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-redis/redis/v8"
@@ -19,19 +20,33 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	requests      *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	tokens        *prometheus.CounterVec
-	rejected      *prometheus.CounterVec
-	revoked       *prometheus.CounterVec
-	loginFailures prometheus.Counter
-	rateLimited   prometheus.Counter
-	redisLatency  *prometheus.HistogramVec
-	redisErrors   *prometheus.CounterVec
-	adminActions  *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	latency         *prometheus.HistogramVec
+	tokens          *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	revoked         *prometheus.CounterVec
+	loginFailures   prometheus.Counter
+	rateLimited     prometheus.Counter
+	redisLatencyVec *prometheus.HistogramVec
+	redisErrors     *prometheus.CounterVec
+	adminActions    *prometheus.CounterVec
 
 	// verify counts /auth/verify calls (gateway mode) by outcome.
 	verify *prometheus.CounterVec
+
+	// The children a request or Redis call records to, resolved once.
+	http         *series[httpKey, httpSeries]
+	redisLatency *series[string, prometheus.Observer]
+}
+
+type httpKey struct {
+	route, method string
+	status        int
+}
+
+type httpSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New returns the metrics, registered on a fresh registry.
@@ -60,7 +75,7 @@ func New() *Metrics {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jwt_rate_limited_total", Help: "Requests refused by the brute-force limits.",
 		}),
-		redisLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		redisLatencyVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "redis_command_duration_seconds", Help: "Redis call latency by command (pipeline for pipelines).",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1},
 		}, []string{"command"}),
@@ -72,8 +87,13 @@ func New() *Metrics {
 		}, []string{"action"}),
 	}
 	m.Registry.MustRegister(m.adminActions)
+	m.http = newSeries(func(k httpKey) httpSeries {
+		status := strconv.Itoa(k.status)
+		return httpSeries{m.requests.WithLabelValues(k.route, k.method, status), m.latency.WithLabelValues(k.route, k.method, status)}
+	})
+	m.redisLatency = newSeries(func(cmd string) prometheus.Observer { return m.redisLatencyVec.WithLabelValues(cmd) })
 	m.Registry.MustRegister(m.requests, m.latency, m.tokens, m.rejected, m.revoked, m.loginFailures, m.rateLimited,
-		m.redisLatency, m.redisErrors,
+		m.redisLatencyVec, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.verify = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -89,9 +109,10 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Request records one HTTP request.
-func (m *Metrics) Request(route, method, status string, d time.Duration) {
-	m.requests.WithLabelValues(route, method, status).Inc()
-	m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	s := m.http.get(httpKey{route, method, status})
+	s.count.Inc()
+	s.latency.Observe(d.Seconds())
 }
 
 // Issued counts a token pair handed out at login.
@@ -150,9 +171,9 @@ func (h redisHook) AfterProcessPipeline(ctx context.Context, cmds []redis.Cmder)
 
 func (h redisHook) observe(ctx context.Context, name string, err error) {
 	if start, ok := ctx.Value(startKey{}).(time.Time); ok {
-		h.m.redisLatency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		h.m.redisLatency.get(name).Observe(time.Since(start).Seconds())
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil && !errors.Is(err, redis.Nil) { // rare: looked up when it happens
 		h.m.redisErrors.WithLabelValues(name).Inc()
 	}
 }

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,7 +11,7 @@ import (
 
 // Observer receives what Metrics sees of each request (*metrics.Metrics).
 type Observer interface {
-	Request(route, method, status string, d time.Duration)
+	Request(route, method string, status int, d time.Duration)
 	Rejected(reason string)
 	LoginFailed()
 	RateLimited()
@@ -29,7 +28,7 @@ func Metrics(o Observer) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		o.Request(route, c.Request.Method, strconv.Itoa(c.Writer.Status()), time.Since(start))
+		o.Request(route, c.Request.Method, c.Writer.Status(), time.Since(start))
 		last := c.Errors.Last()
 		if last == nil {
 			return

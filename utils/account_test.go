@@ -3,6 +3,7 @@ package utils_test
 import (
 	"context"
 	"errors"
+	"github.com/google/uuid"
 	"slices"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestAccountChanges(t *testing.T) {
 			if err := f.sessions.CheckRefresh(ctx, &p.RefreshClaims); err != nil {
 				t.Fatalf("refresh token after a role change: %v, want live", err)
 			}
-			key := global.KeySession + "{" + f.user + "}:" + p.AccessClaims.SessionID
+			key := global.KeySession + "{" + f.user + "}:" + rawSID(t, p.AccessClaims.SessionID)
 			if ttl := b.Client.PTTL(ctx, key).Val(); ttl <= 0 {
 				t.Fatalf("the session lost its expiry in the role change: %v", ttl)
 			}
@@ -131,7 +132,7 @@ func TestRoleChangeCreatesNoSessionKeys(t *testing.T) {
 	b := testkit.Backends(t)[0]
 	f := newFixture(t, b, 0)
 	p := f.login(t)
-	key := global.KeySession + "{" + f.user + "}:" + p.AccessClaims.SessionID
+	key := global.KeySession + "{" + f.user + "}:" + rawSID(t, p.AccessClaims.SessionID)
 	b.Client.Del(context.Background(), key) // expired; the index still names it
 	if n, err := f.users.Update(context.Background(), f.user, utils.AnyVersion, utils.Change{Op: utils.OpRoles, Roles: []string{}}); err != nil || n != 0 {
 		t.Fatalf("role change: %d %v", n, err)
@@ -171,4 +172,14 @@ func TestRehashNeverRevertsAPasswordChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawSID is the 16 bytes a session id is stored under (session_layout.go).
+func rawSID(t *testing.T, sid string) string {
+	t.Helper()
+	u, err := uuid.Parse(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(u[:])
 }

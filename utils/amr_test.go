@@ -3,7 +3,6 @@ package utils_test
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -88,15 +87,17 @@ func TestSessionsRecordAMR(t *testing.T) {
 				t.Fatalf("session without amr: %#v, want an empty list", s.AMR)
 			}
 
-			// A value written before amr existed: the header, IP, newline, agent.
+			// A value without the amr line (the header, no User-Agent, the IP
+			// only) reads as a session without amr.
 			legacy := uuid.NewString()
-			v := strings.Repeat("a", 48) + "0000000000000" + fmt.Sprintf("%010d%010d", f.clock.Now().Unix(), f.clock.Now().Unix()) + "192.0.2.9\nold agent"
-			if err := b.Client.Set(ctx, "s:{"+f.user+"}:"+legacy, v, time.Minute).Err(); err != nil {
+			stamp := string([]byte{0, 0, 0, 1})
+			v := strings.Repeat("a", 48) + "0000000000000" + stamp + stamp + strings.Repeat("\x00", 8) + "192.0.2.9"
+			if err := b.Client.Set(ctx, "s:{"+f.user+"}:"+rawSID(t, legacy), v, time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 			s, err = f.sessions.Get(ctx, f.user, legacy)
-			if err != nil || s.UserAgent != "old agent" || len(s.AMR) != 0 {
-				t.Fatalf("legacy session %+v, %v", s, err)
+			if err != nil || s.IP != "192.0.2.9" || len(s.AMR) != 0 {
+				t.Fatalf("session without amr %+v, %v", s, err)
 			}
 		})
 	}

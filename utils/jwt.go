@@ -5,6 +5,7 @@ package utils
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -45,7 +46,15 @@ type Claims struct {
 	// ADMIN_MFA, /user/me, /user/sessions, introspection and /auth/verify.
 	AMR []string `json:"amr,omitempty"`
 	jwt.RegisteredClaims
+
+	// live is what CheckAccess asks Redis with, worked out once when an
+	// access token is first verified and kept with it in the verified
+	// cache (empty otherwise: CheckAccess works it out then).
+	live liveCheck
 }
+
+// liveCheck is an access token's raw jti and its session's key.
+type liveCheck struct{ jti, key string }
 
 // Pair is a freshly signed access and refresh token with their claims.
 type Pair struct {
@@ -73,6 +82,10 @@ type JWT struct {
 	// The key is the whole token, so a hit means the very same bytes whose
 	// signature was verified.
 	verified *lru.Cache[string, Claims]
+	// header is the encoded header segment every token carries, built once
+	// (jwt/v4 would marshal its header map for every token).
+	header string
+	fast   fastKeys // jwt_fast.go
 }
 
 // NewJWT returns a codec signing with HS256 and secret. Access tokens live
@@ -89,7 +102,16 @@ func NewJWTWithKeys(keys *Keys, issuer string, accessTTL, refreshTTL, maxAge tim
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
+	header := map[string]string{"alg": keys.method.Alg(), "typ": "JWT"}
+	if keys.kid != "" {
+		header["kid"] = keys.kid
+	}
+	h, err := json.Marshal(header) // sorted keys: the bytes jwt/v4 would write
+	if err != nil {
+		panic(err) // a map of strings always marshals
+	}
 	return &JWT{
+		header: base64.RawURLEncoding.EncodeToString(h), fast: newFastKeys(keys),
 		keys: keys, keyfunc: keys.verificationKey, issuer: issuer,
 		accessTTL: accessTTL, refreshTTL: refreshTTL, maxAge: maxAge,
 		now: now, verified: verified,
@@ -153,16 +175,24 @@ func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Cl
 	}
 }
 
+// sign is jwt/v4's Token.SignedString with the header segment built once.
 func (j *JWT) sign(c *Claims) (string, error) {
-	t := jwt.NewWithClaims(j.keys.method, c)
-	if j.keys.kid != "" {
-		t.Header["kid"] = j.keys.kid
+	claims, err := json.Marshal(c)
+	if err != nil {
+		return "", err
 	}
-	s, err := t.SignedString(j.keys.signingKey())
-	if err != nil || j.keys.alg != AlgES256 {
-		return s, err
+	signing := j.header + "." + base64.RawURLEncoding.EncodeToString(claims)
+	var sig string
+	if j.fast.macs != nil {
+		sig = j.fast.hs256(signing)
+	} else if sig, err = j.keys.method.Sign(signing, j.keys.signingKey()); err != nil {
+		return "", err
 	}
-	return lowS(s), nil
+	s := signing + "." + sig
+	if j.keys.alg == AlgES256 {
+		s = lowS(s)
+	}
+	return s, nil
 }
 
 // Parse verifies token and returns its claims if it is a live-looking token
@@ -183,10 +213,13 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		}
 		return &c, nil
 	}
-	c := new(Claims)
-	t, err := j.parser.ParseWithClaims(token, c, j.keyfunc)
-	if err != nil {
-		return nil, j.classify(t, err)
+	c, ok := j.fastParse(token)
+	if !ok {
+		c = new(Claims)
+		t, err := j.parser.ParseWithClaims(token, c, j.keyfunc)
+		if err != nil {
+			return nil, j.classify(t, err)
+		}
 	}
 	if !canonicalSignature(token) || (j.keys.alg == AlgES256 && !isLowS(token)) {
 		return nil, global.ErrTokenMalformed
@@ -195,6 +228,7 @@ func (j *JWT) Parse(token, want string) (*Claims, error) {
 		return nil, err
 	}
 	if c.Type == global.TokenAccess { // refresh tokens are used once
+		c.live, _ = liveCheckOf(c) // a malformed id is refused by CheckAccess
 		j.verified.Add(token, *c)
 	}
 	return c, nil

@@ -1,6 +1,7 @@
 package utils_test
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
+	"github.com/google/uuid"
 
 	"go-jwt/global"
 	"go-jwt/test/testkit"
@@ -210,5 +212,53 @@ func TestVerifiedTokensAreStillValidatedOnEveryUse(t *testing.T) {
 	clock.Advance(15 * time.Minute)
 	if _, err := codec.Parse(pair.Access, global.TokenAccess); !errors.Is(err, global.ErrTokenExpired) {
 		t.Fatalf("cached token after expiry: %v", err)
+	}
+}
+
+// The codec builds the header segment once; its tokens must be byte for
+// byte what jwt/v4's own SignedString makes of the same claims (HS256, and
+// EdDSA with its kid: both deterministic).
+func TestTokensAreWhatJWTv4Signs(t *testing.T) {
+	_, edKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edKeys, err := utils.NewKeys(utils.AlgEdDSA, edKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		keys   *utils.Keys
+		method jwt.SigningMethod
+		key    any
+	}{
+		{"HS256", utils.NewHMACKeys(secret), jwt.SigningMethodHS256, secret},
+		{"EdDSA", edKeys, jwt.SigningMethodEdDSA, edKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testkit.NewClock()
+			codec := utils.NewJWTWithKeys(tc.keys, "jwt-demo", 15*time.Minute, time.Hour, 2*time.Hour, clock.Now)
+			p, err := codec.Issue("kesa", uuid.NewString(), clock.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pair := range []struct {
+				got    string
+				claims utils.Claims
+			}{{p.Access, p.AccessClaims}, {p.Refresh, p.RefreshClaims}} {
+				tok := jwt.NewWithClaims(tc.method, &pair.claims)
+				if kid := tc.keys.KeyID(); kid != "" {
+					tok.Header["kid"] = kid
+				}
+				want, err := tok.SignedString(tc.key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pair.got != want {
+					t.Fatalf("token\n%s\njwt/v4's\n%s", pair.got, want)
+				}
+			}
+		})
 	}
 }

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-redis/redis/v8"
-	"github.com/google/uuid"
 
 	"go-jwt/global"
 )
@@ -38,28 +36,15 @@ const maxUserAgent = 256
 
 // Sessions keeps every live session in Redis (README, "Redis data").
 //
-// A session is one string key, global.KeySession+"{user}:"+sid, expiring
-// with its refresh token. Its value is packed (a hash would cost an object
-// and a field header per value, and turns into a hash table past 64-byte
-// values, which a browser's User-Agent is):
-//
-//	bytes  1-16  access token jti (raw UUID)
-//	      17-32  refresh token jti
-//	      33-48  previous refresh jti (zeros until the first rotation)
-//	      49-61  when that one was rotated away, unix ms, 13 digits
-//	      62-71  created, unix s, 10 digits
-//	      72-81  last refreshed, unix s, 10 digits
-//	      82-    client IP, "\n", User-Agent, "\n", amr
-//
-// amr is the session's authentication methods joined by commas ("pwd",
-// "pwd,otp", "hwk"): the variable tail's last line, so the fixed header
-// above is untouched by it. A value written before amr existed has one
-// newline only and reads as no amr.
-//
-// The user's sessions are indexed as fields "s:"+sid of the user's hash (see
-// Users), valued with the session's expiry in unix seconds, so listing and
-// logout-all cost O(sessions of the user) and expired entries are shed on the
-// next login. Every key of one user carries the hash tag {user}.
+// A session is one string key expiring with its refresh token, its value
+// packed (session_layout.go: a hash would cost an object and a field header
+// per value). The user's sessions are indexed as fields of the user's hash
+// (see Users), valued with the session's expiry in unix seconds, so listing
+// and logout-all cost O(sessions of the user) and expired entries are shed
+// on the next login. Every key of one user carries the hash tag {user}; the
+// User-Agent texts are shared by all sessions (useragent.go). The value ends
+// with the session's amr (session_layout.go), so refresh re-issues how the
+// user authenticated.
 type Sessions struct {
 	rdb    redis.UniversalClient
 	access *prefixBatcher
@@ -70,83 +55,10 @@ type Sessions struct {
 
 // NewSessions returns a session store on rdb that keeps at most maxPerUser
 // live sessions per user and forgives a rotated-away refresh token for grace.
-// Its access-check workers run until ctx is done.
-func NewSessions(ctx context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{rdb: rdb, access: newPrefixBatcher(ctx, rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
-}
-
-const (
-	jtiLen      = 16
-	headerLen   = 81 // up to the client IP
-	indexPrefix = "s:"
-)
-
-func sessionPrefix(user string) string   { return global.KeySession + "{" + user + "}:" }
-func sessionKey(user, sid string) string { return sessionPrefix(user) + sid }
-
-// rawID is the 16 bytes of a UUID-shaped token id.
-func rawID(id string) (string, error) {
-	u, err := uuid.Parse(id)
-	if err != nil || u == uuid.Nil { // the nil UUID marks a cut access token (Users.Update)
-		return "", global.ErrTokenClaims
-	}
-	return string(u[:]), nil
-}
-
-// pack builds a new session's value.
-func pack(access, refresh string, now time.Time, cl Client, amr []string) string {
-	var b strings.Builder
-	b.Grow(headerLen + len(cl.IP) + 1 + len(cl.UserAgent) + 1 + 8)
-	b.WriteString(access)
-	b.WriteString(refresh)
-	b.WriteString(strings.Repeat("\x00", jtiLen))
-	b.WriteString("0000000000000")
-	fmt.Fprintf(&b, "%010d%010d", now.Unix(), now.Unix())
-	b.WriteString(tail(cl, amr))
-	return b.String()
-}
-
-// tail is the variable part of the value: IP, User-Agent, which holds no
-// newline (HTTP forbids it in a header value), and amr.
-func tail(cl Client, amr []string) string {
-	ua := cl.UserAgent
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ") + "\n" + packAMR(amr)
-}
-
-// packAMR joins amr for the session value. The methods are the service's
-// own constants (global.AMR*) from signed claims, never client text; one
-// holding a comma or a newline could not be read back, and is left out.
-func packAMR(amr []string) string {
-	keep := make([]string, 0, len(amr))
-	for _, m := range amr {
-		if m != "" && !strings.ContainsAny(m, ",\n") {
-			keep = append(keep, m)
-		}
-	}
-	return strings.Join(keep, ",")
-}
-
-// unpackAMR reads what packAMR wrote; never nil, so the JSON is a list.
-func unpackAMR(s string) []string {
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, ",")
-}
-
-func unpack(id, v string) (Session, bool) {
-	if len(v) < headerLen+1 {
-		return Session{}, false
-	}
-	c, _ := strconv.ParseInt(v[61:71], 10, 64)
-	u, _ := strconv.ParseInt(v[71:81], 10, 64)
-	ip, rest, _ := strings.Cut(v[headerLen:], "\n")
-	ua, amr, _ := strings.Cut(rest, "\n")
-	return Session{ID: id, CreatedAt: time.Unix(c, 0).UTC(), RefreshedAt: time.Unix(u, 0).UTC(), IP: ip, UserAgent: ua,
-		AMR: unpackAMR(amr)}, true
+// The context is unused (its batching needs no goroutine of its own any
+// more); it stays so that callers need not change.
+func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{rdb: rdb, access: newPrefixBatcher(rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
 }
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
@@ -198,11 +110,21 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version strin
 	if err != nil {
 		return err
 	}
+	sid, err := rawID(a.SessionID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	n, err := createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
-		pack(aid, rid, now, cl, a.AMR), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
-		version,
-	).Int()
+	ttl := ttlMillis(r, now)
+	hash, ua := userAgentHash(cl.UserAgent)
+	cmds, err := runPipelined(ctx, s.rdb, append(userAgentCall(hash, ua, ttl), script{createScript,
+		[]string{sessionKey(a.Username, sid), userKey(a.Username)},
+		[]any{pack(aid, rid, now, hash, cl.IP, a.AMR), ttl, now.Unix(), r.ExpiresAt.Unix(), sid, s.max, sessionPrefix(a.Username), version},
+	})...)
+	if err != nil {
+		return storeErr(err)
+	}
+	n, err := cmds[len(cmds)-1].Int()
 	switch {
 	case err != nil:
 		return storeErr(err)
@@ -220,12 +142,28 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version strin
 // session, or an access token replaced by a rotation, is
 // global.ErrTokenRevoked.
 func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
-	want, err := rawID(c.ID)
-	if err != nil {
-		return err
+	live := c.live
+	if live.key == "" {
+		var err error
+		if live, err = liveCheckOf(c); err != nil {
+			return err
+		}
 	}
-	got, err := s.access.get(ctx, sessionKey(c.Username, c.SessionID))
-	return stillLive(want, got, err)
+	got, err := s.access.get(ctx, live.key)
+	return stillLive(live.jti, got, err)
+}
+
+// liveCheckOf is what CheckAccess reads and compares for the access token c.
+func liveCheckOf(c *Claims) (liveCheck, error) {
+	jti, err := rawID(c.ID)
+	if err != nil {
+		return liveCheck{}, err
+	}
+	sid, err := rawID(c.SessionID)
+	if err != nil {
+		return liveCheck{}, err
+	}
+	return liveCheck{jti: jti, key: sessionKey(c.Username, sid)}, nil
 }
 
 // stillLive compares a token's raw id with the one Redis holds for its
@@ -249,7 +187,11 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 	if err != nil {
 		return err
 	}
-	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, c.SessionID), jtiLen, 2*jtiLen-1).Result()
+	sid, err := rawID(c.SessionID)
+	if err != nil {
+		return err
+	}
+	got, err := s.rdb.GetRange(ctx, sessionKey(c.Username, sid), jtiLen, 2*jtiLen-1).Result()
 	return stillLive(want, got, err)
 }
 
@@ -268,7 +210,7 @@ if not cur then return 0 end
 if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
 if string.sub(cur, 17, 32) == ARGV[1] then
   if (redis.call('HGET', KEYS[2], 'v') or '') ~= ARGV[11] then return 4 end
-  local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
+  local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 65) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
   redis.call('HSET', KEYS[2], 's:' .. ARGV[9], ARGV[8])
   return 1
@@ -301,12 +243,23 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	if err != nil {
 		return err
 	}
+	sid, err := rawID(old.SessionID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
-		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl, next.AccessClaims.AMR),
-		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
-		version,
-	).Int()
+	ttl := ttlMillis(&next.RefreshClaims, now)
+	hash, ua := userAgentHash(cl.UserAgent)
+	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
+		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
+		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR),
+			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), version},
+	})
+	cmds, err := runPipelined(ctx, s.rdb, calls...)
+	if err != nil {
+		return storeErr(err)
+	}
+	code, err := cmds[len(cmds)-1].Int()
 	if err != nil {
 		return storeErr(err)
 	}
@@ -326,9 +279,13 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 
 // Revoke ends one session of user: its access and refresh token stop working
 // together. It reports whether the session was live.
-func (s *Sessions) Revoke(ctx context.Context, user, sid string) (bool, error) {
+func (s *Sessions) Revoke(ctx context.Context, user, id string) (bool, error) {
+	sid, err := rawID(id)
+	if err != nil {
+		return false, nil // no such session
+	}
 	var del *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		del = p.Del(ctx, sessionKey(user, sid))
 		p.HDel(ctx, userKey(user), indexPrefix+sid)
 		return nil
@@ -353,6 +310,12 @@ return n
 // RevokeAll ends every live session of user except the one named except
 // (empty: all of them) and returns how many it ended.
 func (s *Sessions) RevokeAll(ctx context.Context, user, except string) (int, error) {
+	if except != "" {
+		var err error
+		if except, err = rawID(except); err != nil {
+			return 0, err
+		}
+	}
 	n, err := revokeAllScript.Run(ctx, s.rdb, []string{userKey(user)}, sessionPrefix(user), except).Int()
 	return n, storeErr(err)
 }
@@ -365,9 +328,9 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 	}
 	var ids, keys []string
 	for f := range fields {
-		if id, ok := strings.CutPrefix(f, indexPrefix); ok {
-			ids = append(ids, id)
-			keys = append(keys, sessionKey(user, id))
+		if raw, ok := strings.CutPrefix(f, indexPrefix); ok {
+			ids = append(ids, raw)
+			keys = append(keys, sessionKey(user, raw))
 		}
 	}
 	out := make([]Session, 0, len(ids))
@@ -378,15 +341,23 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	var gone []string
+	var gone, hashes []string
 	for i, v := range vals {
 		str, _ := v.(string)
-		if sess, ok := unpack(ids[i], str); ok {
-			sess.Current = ids[i] == current
+		if sess, hash, ok := unpack(sessionID(ids[i]), str); ok {
+			sess.Current = sess.ID == current
 			out = append(out, sess)
+			hashes = append(hashes, hash)
 		} else {
 			gone = append(gone, indexPrefix+ids[i])
 		}
+	}
+	agents, err := s.userAgents(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].UserAgent = agents[hashes[i]]
 	}
 	if len(gone) > 0 { // expired by TTL: shed from the index
 		if err := s.rdb.HDel(ctx, userKey(user), gone...).Err(); err != nil {
@@ -403,7 +374,11 @@ func (s *Sessions) List(ctx context.Context, user, current string) ([]Session, e
 }
 
 // Get returns one live session of user; global.ErrNotFound if there is none.
-func (s *Sessions) Get(ctx context.Context, user, sid string) (Session, error) {
+func (s *Sessions) Get(ctx context.Context, user, id string) (Session, error) {
+	sid, err := rawID(id)
+	if err != nil {
+		return Session{}, global.ErrNotFound
+	}
 	v, err := s.rdb.Get(ctx, sessionKey(user, sid)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, global.ErrNotFound
@@ -411,9 +386,14 @@ func (s *Sessions) Get(ctx context.Context, user, sid string) (Session, error) {
 	if err != nil {
 		return Session{}, storeErr(err)
 	}
-	sess, ok := unpack(sid, v)
+	sess, hash, ok := unpack(id, v)
 	if !ok {
 		return Session{}, global.ErrNotFound
 	}
+	agents, err := s.userAgents(ctx, []string{hash})
+	if err != nil {
+		return Session{}, err
+	}
+	sess.UserAgent = agents[hash]
 	return sess, nil
 }

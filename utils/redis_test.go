@@ -267,12 +267,13 @@ func TestSessionTTL(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			f := newFixture(t, b, 0)
 			p := f.login(t)
-			key := global.KeySession + "{" + f.user + "}:" + p.AccessClaims.SessionID
+			sid := uuid.MustParse(p.AccessClaims.SessionID)
+			key := global.KeySession + "{" + f.user + "}:" + string(sid[:])
 			ttl := b.Client.PTTL(context.Background(), key).Val()
 			if ttl <= 167*time.Hour || ttl > 168*time.Hour {
 				t.Fatalf("session TTL %v, want the refresh lifetime (168h)", ttl)
 			}
-			exp := b.Client.HGet(context.Background(), global.KeyUser+"{"+f.user+"}", "s:"+p.AccessClaims.SessionID).Val()
+			exp := b.Client.HGet(context.Background(), global.KeyUser+"{"+f.user+"}", "s:"+string(sid[:])).Val()
 			if exp != strconv.FormatInt(p.RefreshClaims.ExpiresAt.Unix(), 10) {
 				t.Fatalf("index entry %q, want the session's expiry", exp)
 			}

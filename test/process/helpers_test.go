@@ -213,7 +213,8 @@ func (s *service) readPID() (int, error) {
 	return pid, nil
 }
 
-var listeningLine = regexp.MustCompile(`msg=listening .*\bpid=(\d+)`)
+// listeningLine is the "listening" line, text or JSON (GIN_MODE=release).
+var listeningLine = regexp.MustCompile(`(?:msg=listening .*\bpid=|"msg":"listening".*"pid":)(\d+)`)
 
 // scanLog reads what the processes logged since the last call and notes
 // which PIDs are listening.

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// printTable prints one markdown table: per route the medians over the
+// rounds of req/s, p50 and p99, and the median of its ratios to the window
+// of bare gin (the first target) run right before each of its windows: on a
+// shared machine the load of others moves from one window to the next, and
+// adjacent windows see nearly the same. Then welcome's p99 against bare
+// gin's, paired the same way.
+func printTable(targets []target, runs [][]result) {
+	fmt.Println("| route | req/s | p50 | p99 | × bare gin | errors |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|")
+	var p99Ratios []float64
+	for i, t := range targets {
+		var rps, ratios []float64
+		var p50, p99 []time.Duration
+		errors := 0
+		for _, r := range runs[i] {
+			rps = append(rps, r.rps)
+			p50 = append(p50, r.p50)
+			p99 = append(p99, r.p99)
+			if r.bare != nil && r.bare.rps > 0 {
+				ratios = append(ratios, r.rps/r.bare.rps)
+				if t.short == "welcome" && r.bare.p99 > 0 {
+					p99Ratios = append(p99Ratios, float64(r.p99)/float64(r.bare.p99))
+				}
+			}
+			errors += r.errors
+		}
+		ratio := "—"
+		switch {
+		case i == 0:
+			ratio = "1.00"
+		case len(ratios) > 0:
+			ratio = fmt.Sprintf("%.2f", median(ratios))
+		}
+		label := t.label
+		if t.conns > 0 {
+			label += fmt.Sprintf(" (%d connections)", t.conns)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", label, thousands(median(rps)), ms(median(p50)), ms(median(p99)), ratio, errors)
+	}
+	if len(p99Ratios) > 0 {
+		fmt.Printf("\nwelcome p99 / bare gin p99 (paired windows, median): %.2f× (target ≤ 2×)\n", median(p99Ratios))
+	}
+}
+
+func median[T float64 | time.Duration](v []T) T {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ms prints a latency in milliseconds, two decimals.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// thousands prints n rounded, with thousands separators: 48923 → 48,923.
+func thousands(n float64) string {
+	s := strconv.FormatInt(int64(n+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,98 @@
+package middleware
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
+)
+
+var idFormat = regexp.MustCompile(`^[0-9a-f]{16}-[0-9a-f]+$`)
+
+func TestRequestIDsAreUniqueAndWellFormed(t *testing.T) {
+	ids := NewIDs()
+	const goroutines, each = 8, 5000
+	var mu sync.Mutex
+	seen := make(map[string]bool, goroutines*each)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			local := make([]string, 0, each)
+			for range each {
+				local = append(local, ids.Next())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range local {
+				if seen[id] {
+					t.Errorf("id %q handed out twice", id)
+				}
+				if !idFormat.MatchString(id) || !saneRequestID(id) {
+					t.Errorf("id %q: want 16 hex digits, '-', a hex counter, and one this service would keep", id)
+				}
+				seen[id] = true
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != goroutines*each {
+		t.Fatalf("%d distinct ids, want %d", len(seen), goroutines*each)
+	}
+	// Another process (or the one a SIGHUP starts) draws another prefix.
+	a, b := NewIDs().Next(), NewIDs().Next()
+	if a[:16] == b[:16] {
+		t.Fatalf("two sources share the prefix %q", a[:16])
+	}
+}
+
+func TestRequestIDCostsOneAllocation(t *testing.T) {
+	ids := NewIDs()
+	if n := testing.AllocsPerRun(1000, func() { _ = ids.Next() }); n > 1 {
+		t.Fatalf("%v allocations per id, want at most 1 (the string)", n)
+	}
+}
+
+func TestRequestIDHeader(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.Use(RequestID())
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, c.GetString(global.CtxRequestID)) })
+	tests := []struct {
+		name, incoming string
+		kept           bool
+	}{
+		{"none: a new one", "", false},
+		{"sane: kept", "abc-123_X.y", true},
+		{"64 characters: kept", strings.Repeat("a", 64), true},
+		{"65 characters: replaced", strings.Repeat("a", 65), false},
+		{"space and newline: replaced", "bad id\nwith newline", false},
+		{"quote: replaced", `a"b`, false},
+		{"non-ASCII: replaced", "idé", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tt.incoming != "" {
+				req.Header.Set("X-Request-ID", tt.incoming)
+			}
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			got := w.Header().Get("X-Request-ID")
+			if got != w.Body.String() {
+				t.Fatalf("header %q, context %q: want one id", got, w.Body.String())
+			}
+			if tt.kept && got != tt.incoming {
+				t.Fatalf("got %q, want the incoming %q", got, tt.incoming)
+			}
+			if !tt.kept && !idFormat.MatchString(got) {
+				t.Fatalf("got %q, want a new id", got)
+			}
+		})
+	}
+}

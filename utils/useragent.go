@@ -1,0 +1,102 @@
+package utils
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/go-redis/redis/v8"
+
+	"go-jwt/global"
+)
+
+// The User-Agent table. A browser's User-Agent is 100-150 bytes, most users
+// run one of a few browsers, and a session needs it only to be listed; so a
+// session holds 8 bytes of its hash, and the text is kept once at
+// global.KeyUserAgent+hex(hash), for every session that shares it.
+//
+// That key lives in a slot of its own (not under the user's hash tag), so it
+// is written by a command of its own, pipelined with the session's script
+// (useragent.go's is the only key outside {user}: Cluster safe). It never
+// expires before a session that names it: each write leaves it at least the
+// session's own TTL (uaScript only lengthens it), and a session's TTL only
+// changes in a rotation, which writes it again. Only listing reads it; a
+// lost entry (an operator's FLUSHDB, an eviction) shows as an empty
+// User-Agent until the session's next refresh, and never affects a token.
+
+func userAgentKey(hash string) string { return global.KeyUserAgent + hex.EncodeToString([]byte(hash)) }
+
+// uaScript stores the User-Agent text and makes it live at least ARGV[2] ms.
+var uaScript = redis.NewScript(`
+local t = redis.call('PTTL', KEYS[1])
+if t == -1 or t >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// script is one script call of a pipeline.
+type script struct {
+	s    *redis.Script
+	keys []string
+	args []any
+}
+
+// runPipelined runs the scripts in one round trip (EVALSHA each); a script
+// Redis does not know yet (NOSCRIPT: it did not run) is run again on its own,
+// which loads it. It returns each script's command.
+func runPipelined(ctx context.Context, rdb redis.UniversalClient, calls ...script) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	pipe := rdb.Pipeline()
+	for i, c := range calls {
+		cmds[i] = c.s.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	_, err := pipe.Exec(ctx)
+	for i, c := range calls {
+		if e := cmds[i].Err(); e != nil && strings.HasPrefix(e.Error(), "NOSCRIPT") {
+			cmds[i] = c.s.Run(ctx, rdb, c.keys, c.args...)
+			err = nil
+		}
+	}
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return cmds, e
+		}
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return cmds, err
+}
+
+// userAgentCall is the pipelined write of ua's text for a session kept ttl
+// ms; nothing when the session has no User-Agent.
+func userAgentCall(hash, ua string, ttl int64) []script {
+	if ua == "" {
+		return nil
+	}
+	return []script{{uaScript, []string{userAgentKey(hash)}, []any{ua, ttl}}}
+}
+
+// userAgents returns the text of each hash (none for zeros), one GET each
+// in one pipeline: the keys are in slots of their own, so not one MGET.
+func (s *Sessions) userAgents(ctx context.Context, hashes []string) (map[string]string, error) {
+	out := make(map[string]string, len(hashes))
+	cmds := make(map[string]*redis.StringCmd, len(hashes))
+	pipe := s.rdb.Pipeline()
+	for _, h := range hashes {
+		if _, seen := cmds[h]; !seen && strings.Trim(h, "\x00") != "" {
+			cmds[h] = pipe.Get(ctx, userAgentKey(h))
+		}
+	}
+	if len(cmds) == 0 {
+		return out, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, storeErr(err)
+	}
+	for h, c := range cmds {
+		out[h] = c.Val()
+	}
+	return out, nil
+}
