@@ -28,6 +28,8 @@ type Metrics struct {
 	rateLimited   prometheus.Counter
 	redisLatency  *prometheus.HistogramVec
 	redisErrors   *prometheus.CounterVec
+
+	dpopRejected *prometheus.CounterVec
 }
 
 // New returns the metrics, registered on a fresh registry.
@@ -64,6 +66,10 @@ func New() *Metrics {
 			Name: "redis_errors_total", Help: "Failed Redis calls by command.",
 		}, []string{"command"}),
 	}
+	m.dpopRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jwt_dpop_proofs_rejected_total", Help: "DPoP proofs refused, by reason (missing, bad_signature, bad_htu, stale, replayed, key_mismatch, nonce_missing …).",
+	}, []string{"reason"})
+	m.Registry.MustRegister(m.dpopRejected)
 	m.Registry.MustRegister(m.requests, m.latency, m.tokens, m.rejected, m.revoked, m.loginFailures, m.rateLimited,
 		m.redisLatency, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -92,6 +98,9 @@ func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).I
 
 // Revoked counts n sessions revoked by cause.
 func (m *Metrics) Revoked(by string, n int) { m.revoked.WithLabelValues(by).Add(float64(n)) }
+
+// DPoPRejected counts a refused DPoP proof by reason (global.DPoPReason).
+func (m *Metrics) DPoPRejected(reason string) { m.dpopRejected.WithLabelValues(reason).Inc() }
 
 // LoginFailed counts a failed password check.
 func (m *Metrics) LoginFailed() { m.loginFailures.Inc() }

@@ -37,7 +37,18 @@ type Claims struct {
 	// AuthTime is when the user logged in (OIDC's auth_time): the session's
 	// absolute deadline is AuthTime + SESSION_MAX_AGE.
 	AuthTime int64 `json:"auth_time"`
+	//
+	// Cnf binds the token to the client's DPoP key (RFC 9449 §6.1): set on
+	// both tokens of a pair issued with a proof; read by middleware.JWT
+	// (which then wants a proof by that key), refresh and introspection.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// Confirmation is the cnf claim (RFC 7800) of a DPoP-bound token.
+type Confirmation struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the DPoP public key.
+	JKT string `json:"jkt"`
 }
 
 // Pair is a freshly signed access and refresh token with their claims.
@@ -104,6 +115,12 @@ func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
 // Issue signs a new pair for the session sid of username, whose user logged
 // in at authTime. Both tokens get fresh random ids (jti).
 func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
+	return j.IssueBound(username, sid, authTime, "")
+}
+
+// IssueBound is Issue for a pair bound to the DPoP key of thumbprint jkt
+// (cnf.jkt in both tokens); with jkt empty it is Issue.
+func (j *JWT) IssueBound(username, sid string, authTime time.Time, jkt string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -112,6 +129,9 @@ func (j *JWT) Issue(username, sid string, authTime time.Time) (Pair, error) {
 	p := Pair{
 		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
 		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
+	}
+	if jkt != "" {
+		p.AccessClaims.Cnf, p.RefreshClaims.Cnf = &Confirmation{JKT: jkt}, &Confirmation{JKT: jkt}
 	}
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {
