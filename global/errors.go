@@ -107,6 +107,9 @@ var (
 	ErrDPoPKeyMismatch = DPoPError("DPoP proof signed by another key than the one the token is bound to", "key_mismatch", false)
 	// ErrDPoPMissing: no DPoP header where one is needed.
 	ErrDPoPMissing = DPoPError("DPoP proof missing: send a DPoP header", "missing", false)
+	// ErrDPoPSessionUnbound: with DPOP=required, the refresh of a session
+	// that was never bound (opened before DPoP was required).
+	ErrDPoPSessionUnbound = DPoPError("this session is not bound to a DPoP key, which is required: log in again with a DPoP proof", "session_unbound", false)
 
 	// ErrTokenBound: a DPoP-bound access token sent as Bearer. It is a token
 	// failure (401 invalid_token): the token alone proves nothing.

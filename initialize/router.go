@@ -60,15 +60,19 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	limiter := utils.NewLoginLimiter(rdb,
 		utils.Limit{Rate: cfg.LoginUserRate, Burst: cfg.LoginUserBurst},
 		utils.Limit{Rate: cfg.LoginIPRate, Burst: cfg.LoginIPBurst})
+	dp, err := newDPoP(cfg, rdb, sessions, log, m, now)
+	if err != nil {
+		return nil, fmt.Errorf("DPOP: %w", err)
+	}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
 	}
 	return routers.New(routers.Deps{
-		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log, Now: now},
+		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, DPoP: dp.public, Log: log, Now: now},
 		User:   &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
-		Auth:   middleware.JWT(tokens, sessions),
+		Auth:   middleware.JWT(tokens, sessions, dp.auth),
 		Log:    log,
 
 		JWKS:           &v1.JWKS{Keys: keys.JWKS()},

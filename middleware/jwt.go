@@ -27,10 +27,23 @@ type AccessChecker interface {
 // JWT guards the private routes: it needs a valid access token in the
 // Authorization header whose session Redis still holds. Every failure is 401
 // invalid_token with WWW-Authenticate; a Redis failure is 503, never 401.
-func JWT(tokens TokenParser, sessions AccessChecker) gin.HandlerFunc {
+// With d (DPOP not off), "Authorization: DPoP" tokens are served by d
+// (dpop.go), and a DPoP-bound token sent as Bearer is refused; a Bearer
+// token without cnf takes the same path as without d.
+func JWT(tokens TokenParser, sessions AccessChecker, d *DPoP) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, presented := BearerToken(c.GetHeader("Authorization"))
+		header := c.GetHeader("Authorization")
+		raw, presented := BearerToken(header)
+		if raw == "" && d != nil {
+			if tok, ok := DPoPToken(header); ok {
+				d.serve(c, tokens, tok)
+				return
+			}
+		}
 		claims, err := tokens.Parse(raw, global.TokenAccess)
+		if err == nil && (claims.Cnf != nil || d.required()) {
+			err = d.bearerRefused(claims)
+		}
 		if err == nil {
 			err = sessions.CheckAccess(c.Request.Context(), claims)
 		}

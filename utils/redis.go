@@ -47,6 +47,9 @@ const maxUserAgent = 256
 //	      62-71  created, unix s, 10 digits
 //	      72-81  last refreshed, unix s, 10 digits
 //	      82-    client IP, "\n", User-Agent
+//	  last 44    bound sessions only: "\x00" and the DPoP key's thumbprint
+//	             (43 characters; bound.go). IP and User-Agent hold no NUL,
+//	             so the suffix is known by its first byte.
 //
 // The user's sessions are indexed as fields "s:"+sid of the user's hash (see
 // Users), valued with the session's expiry in unix seconds, so listing and
@@ -105,10 +108,11 @@ func tail(cl Client) string {
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
 	}
-	return cl.IP + "\n" + strings.ReplaceAll(ua, "\n", " ")
+	return cl.IP + "\n" + strings.ReplaceAll(strings.ReplaceAll(ua, "\n", " "), "\x00", "")
 }
 
 func unpack(id, v string) (Session, bool) {
+	v, _ = unbind(v)
 	if len(v) < headerLen+1 {
 		return Session{}, false
 	}
@@ -160,9 +164,13 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client) error {
 	if err != nil {
 		return err
 	}
+	bound, err := binding(a)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	return storeErr(createScript.Run(ctx, s.rdb, []string{sessionKey(a.Username, a.SessionID), userKey(a.Username)},
-		pack(aid, rid, now, cl), ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
+		pack(aid, rid, now, cl)+bound, ttlMillis(r, now), now.Unix(), r.ExpiresAt.Unix(), a.SessionID, s.max, sessionPrefix(a.Username),
 	).Err())
 }
 
@@ -211,11 +219,16 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 // means theft or replay, so the whole session is revoked (3). If the session
 // already holds the new pair (ARGV[2] is a fresh jti), this very rotation
 // ran before: the client re-sent it after a read timeout, and it succeeds
-// again instead of counting as reuse.
+// again instead of counting as reuse. A pair bound to another DPoP key
+// than the session's (ARGV[11], "" for none) changes nothing (4): a refresh
+// without the session's key neither rotates nor revokes it.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
+local jkt = ''
+if #cur >= 126 and string.byte(cur, -44) == 0 then jkt = string.sub(cur, -43) end
+if jkt ~= ARGV[11] then return 4 end
 if string.sub(cur, 17, 32) == ARGV[1] then
   local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 71) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
@@ -233,7 +246,9 @@ return 3
 // Rotate replaces the session's tokens by the pair next if old is its
 // current refresh token: atomically, so of concurrent rotations with one token
 // exactly one succeeds. A reused refresh token revokes the session and returns
-// global.ErrTokenReused.
+// global.ErrTokenReused. A pair bound to another DPoP key than the session
+// (or bound where the session is not, or not where it is) is
+// global.ErrDPoPKeyMismatch, and the session stays as it was.
 func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client) error {
 	presented, err := rawID(old.ID)
 	if err != nil {
@@ -247,10 +262,15 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	if err != nil {
 		return err
 	}
+	bound, err := binding(&next.AccessClaims)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	code, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(old.Username, old.SessionID), userKey(old.Username)},
-		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl),
+		presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), fmt.Sprintf("%010d", now.Unix()), tail(cl)+bound,
 		ttlMillis(&next.RefreshClaims, now), next.RefreshClaims.ExpiresAt.Unix(), old.SessionID, s.grace.Milliseconds(),
+		jkt(&next.AccessClaims),
 	).Int()
 	if err != nil {
 		return storeErr(err)
@@ -262,6 +282,8 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 		return global.ErrTokenRaced
 	case 3:
 		return global.ErrTokenReused
+	case 4:
+		return global.ErrDPoPKeyMismatch
 	default:
 		return global.ErrTokenRevoked
 	}

@@ -47,6 +47,8 @@ type introspection struct {
 	Exp       int64  `json:"exp"`
 	Iat       int64  `json:"iat"`
 	Nbf       int64  `json:"nbf,omitempty"`
+	// Cnf is a DPoP-bound token's key thumbprint (RFC 9449 §6.2).
+	Cnf *utils.Confirmation `json:"cnf,omitempty"`
 }
 
 // Introspect answers POST /public/introspect: form (or JSON) token and
@@ -82,7 +84,7 @@ func (h *Introspect) Introspect(c *gin.Context) {
 	out := introspection{
 		Active: true, TokenType: claims.Type, Username: claims.Username, Sub: claims.Username,
 		Iss: claims.Issuer, Jti: claims.ID, Sid: claims.SessionID,
-		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(),
+		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Cnf: claims.Cnf,
 	}
 	if claims.NotBefore != nil {
 		out.Nbf = claims.NotBefore.Unix()

@@ -23,6 +23,7 @@ import (
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
 	Issue(username, sid string, authTime time.Time) (utils.Pair, error)
+	IssueBound(username, sid string, authTime time.Time, jkt string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
@@ -74,6 +75,9 @@ type Public struct {
 	Cookies  Cookies
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// DPoP binds pairs to a client key (api/v1/dpop.go); nil: DPOP=off.
+	DPoP *DPoP
 }
 
 // Ping answers "pong": the process is up and routing.
@@ -93,12 +97,17 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
+	jkt, err := h.DPoP.bind(c) // before any hash is spent
+	if err != nil {
+		h.DPoP.refuse(c, err)
+		return
+	}
 	name, err := checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
 	if err != nil {
 		response.Error(c, err)
 		return
 	}
-	p, err := h.Tokens.Issue(name, uuid.NewString(), h.Now())
+	p, err := h.Tokens.IssueBound(name, uuid.NewString(), h.Now(), jkt)
 	if err == nil {
 		err = h.Sessions.Create(c.Request.Context(), &p, client(c))
 	}
@@ -137,11 +146,19 @@ func (h *Public) Refresh(c *gin.Context) {
 	}
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
+	var jkt string
 	if err == nil {
-		p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0))
+		jkt, err = h.DPoP.rebind(c, old)
+	}
+	if err == nil {
+		p, err = h.Tokens.IssueBound(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), jkt)
 	}
 	if err == nil {
 		err = h.Sessions.Rotate(c.Request.Context(), old, &p, client(c))
+	}
+	if isDPoPErr(err) { // refused, not revoked: the session stays as it was
+		h.DPoP.refuse(c, err)
+		return
 	}
 	if err != nil {
 		if err == global.ErrTokenReused {

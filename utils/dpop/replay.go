@@ -9,6 +9,7 @@ import (
 	"github.com/go-redis/redis/v8"
 
 	"go-jwt/global"
+	"go-jwt/utils"
 )
 
 // Replays keeps the jti of every proof used within its acceptance window in
@@ -61,4 +62,10 @@ func spent(fresh bool, err error) error {
 		return ErrReplayed
 	}
 	return nil
+}
+
+// Spend is the spending of p's jti as a command riding in the pipeline of
+// an access check (utils.Sessions.CheckAccessWith): one round trip for both.
+func (r *Replays) Spend(p *Proof) utils.Also {
+	return func(ctx context.Context, pipe redis.Pipeliner) func() error { return r.Queue(ctx, pipe, p) }
 }
