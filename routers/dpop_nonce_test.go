@@ -159,3 +159,20 @@ func TestDPoPMetricsAndOutage(t *testing.T) {
 	}
 	expect(t, h.loginDPoP(key), 503, "unavailable")
 }
+
+// TestDPoPCORS: a page on an allowed origin may send DPoP and read
+// DPoP-Nonce.
+func TestDPoPCORS(t *testing.T) {
+	const app = "https://app.example"
+	h := newHarness(t, testkit.Backends(t)[0], map[string]string{"CORS_ORIGINS": app})
+	w := h.do(req{method: "OPTIONS", path: "/user/welcome", header: map[string]string{
+		"Origin": app, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization,dpop"}})
+	if !strings.Contains(strings.ToLower(w.Header().Get("Access-Control-Allow-Headers")), "dpop") {
+		t.Fatalf("preflight does not allow the DPoP header: %v", w.Header())
+	}
+	w = h.do(req{method: "GET", path: "/public/ping", header: map[string]string{"Origin": app}})
+	if !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "Dpop-Nonce") &&
+		!strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
+		t.Fatalf("DPoP-Nonce not exposed: %q", w.Header().Get("Access-Control-Expose-Headers"))
+	}
+}
