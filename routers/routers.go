@@ -104,7 +104,7 @@ func New(d Deps) (*gin.Engine, error) {
 // demoPage serves the embedded demo front end. Its policy lets the page talk
 // only to this origin and keeps it out of frames (clickjacking).
 func demoPage(r *gin.Engine) {
-	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"} {
+	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/dpop.js": "dpop.js", "/style.css": "style.css"} {
 		r.GET(path, func(c *gin.Context) {
 			c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			c.Header("X-Content-Type-Options", "nosniff")

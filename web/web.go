@@ -6,8 +6,8 @@ package web
 
 import "embed"
 
-// FS holds index.html, app.js and style.css, embedded so the binary serves
-// the page (DEMO_PAGE=on) without any file beside it.
+// FS holds index.html, app.js, dpop.js and style.css, embedded so the
+// binary serves the page (DEMO_PAGE=on) without any file beside it.
 //
-//go:embed index.html app.js style.css
+//go:embed index.html app.js dpop.js style.css
 var FS embed.FS

@@ -40,8 +40,9 @@ type rig struct {
 // newRig starts the service on one loopback port and the page on another,
 // and a headless Chromium with a fresh profile. With sameOrigin, the
 // service serves the page itself (DEMO_PAGE=on) and no CORS is configured.
-// Everything stops when ctx ends or the test does.
-func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
+// Everything stops when ctx ends or the test does. extraEnv are more
+// settings of the service, as name, value pairs.
+func newRig(ctx context.Context, t *testing.T, sameOrigin bool, extraEnv ...string) *rig {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	chrome := chromium(t)
@@ -73,6 +74,9 @@ func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
 		"ARGON2_TIME":       "1",
 		"LOGIN_USER_RATE":   "1", // one failure a minute: the second is a 429
 		"LOGIN_USER_BURST":  "1",
+	}
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		env[extraEnv[i]] = extraEnv[i+1]
 	}
 	cfg, err := initialize.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
