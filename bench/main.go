@@ -113,6 +113,7 @@ func run(duration time.Duration, conns, sessions int) error {
 	results := []result{
 		load("ping", appAddr, conns, duration, nil, pingOp),
 		load("welcome", appAddr, conns, duration, loginSetup, welcomeOp),
+		dpopWelcome(appAddr, rdb, conns, duration), // bench/dpop.go
 		load("refresh", appAddr, conns, duration, loginSetup, refreshOp),
 		load("login", appAddr, min(conns, 4), duration, nil, loginOp),
 	}
