@@ -44,9 +44,15 @@ type DPoP struct {
 	Proofs  ProofChecker
 	Replays ProofSpender
 	Access  BoundAccessChecker
-	// Origin names the URL a proof must be for (PUBLIC_URL, proxies).
-	Origin interface{ URL(r *http.Request) string }
-	Events DPoPEvents
+	Origin  RequestOrigin
+	Events  DPoPEvents
+}
+
+// RequestOrigin names the URL a proof must be for, behind proxies and
+// PUBLIC_URL (dpop.Origin).
+type RequestOrigin interface {
+	URL(r *http.Request) string
+	Forwarded(r *http.Request) (method, url string, ok bool)
 }
 
 // DPoPToken returns the token of an "Authorization: DPoP <token>" header
@@ -71,41 +77,67 @@ func (d *DPoP) bearerRefused(c *utils.Claims) error {
 }
 
 // serve is JWT for "Authorization: DPoP <raw>": a token bound to a key
-// (cnf.jkt), presented with a valid proof by that key for this request
-// (htm, htu, ath), whose jti is spent in the same Redis round trip as the
-// revocation check. Failures are 401 with a DPoP challenge.
+// (cnf.jkt), presented with a valid proof by that key for this request.
+// Failures are 401 with a DPoP challenge.
 func (d *DPoP) serve(c *gin.Context, tokens TokenParser, raw string) {
 	claims, err := tokens.Parse(raw, global.TokenAccess)
-	switch {
-	case err != nil:
-	case claims.Cnf == nil:
-		err = global.ErrTokenNotBound
-	default:
-		var p *dpop.Proof
-		p, err = d.Proofs.Check(c.Request.Header.Values("DPoP"),
-			dpop.Request{Method: c.Request.Method, URL: d.Origin.URL(c.Request), AccessToken: raw})
-		if err == nil && p.JKT != claims.Cnf.JKT {
-			err = global.ErrDPoPKeyMismatch
-		}
-		if err == nil {
-			err = d.Access.CheckAccessWith(c.Request.Context(), claims, d.Replays.Spend(p))
-		}
+	if err == nil {
+		err = d.Check(c.Request.Context(), c.Request.Header.Values("DPoP"), claims, raw, c.Request.Method, d.Origin.URL(c.Request))
 	}
-	nonce := d.Proofs.Nonce() // "" unless DPOP_NONCE=on
 	if err != nil {
-		if reason := global.DPoPReason(err); reason != "" {
-			d.Events.DPoPRejected(reason)
-		}
-		if !errors.Is(err, global.ErrDPoPNonce) {
-			nonce = ""
-		}
-		response.DPoPChallenge(c, err, true, nonce)
-		response.Error(c, err)
+		d.Refuse(c, err)
 		return
 	}
-	if nonce != "" {
-		c.Header("DPoP-Nonce", nonce) // the freshest one, for the next proof (RFC 9449 §8.2)
+	if n := d.Proofs.Nonce(); n != "" {
+		c.Header("DPoP-Nonce", n) // the freshest one, for the next proof (RFC 9449 §8.2)
 	}
 	c.Set(global.CtxClaims, claims)
 	c.Next()
+}
+
+// Check is the DPoP check of the verified access token claims (raw, as
+// presented): it must be bound (cnf.jkt), and proofs (the DPoP header
+// values) must hold one valid proof by that key for a request of method to
+// url, whose jti is spent in the same Redis round trip as the check that
+// the token is still its session's live one.
+func (d *DPoP) Check(ctx context.Context, proofs []string, claims *utils.Claims, raw, method, url string) error {
+	if claims.Cnf == nil {
+		return global.ErrTokenNotBound
+	}
+	p, err := d.Proofs.Check(proofs, dpop.Request{Method: method, URL: url, AccessToken: raw})
+	switch {
+	case err != nil:
+		return err
+	case p.JKT != claims.Cnf.JKT:
+		return global.ErrDPoPKeyMismatch
+	}
+	return d.Access.CheckAccessWith(ctx, claims, d.Replays.Spend(p))
+}
+
+// CheckForwarded is Check for a forward-auth request (/auth/verify, SPEC
+// §13): the proof must be for the request the trusted proxy asks about,
+// named by X-Forwarded-Method and X-Forwarded-Uri, not for the
+// verification request itself; without those headers from a trusted
+// proxy no proof can be checked, and the answer is invalid_dpop_proof.
+func (d *DPoP) CheckForwarded(c *gin.Context, claims *utils.Claims, raw string) error {
+	method, url, ok := d.Origin.Forwarded(c.Request)
+	if !ok {
+		return dpop.ErrNotForwarded
+	}
+	return d.Check(c.Request.Context(), c.Request.Header.Values("DPoP"), claims, raw, method, url)
+}
+
+// Refuse answers a failed DPoP request: 401 with the DPoP challenge (and
+// DPoP-Nonce when the nonce was the trouble), 503 for Redis trouble; a
+// refused proof is counted by its reason.
+func (d *DPoP) Refuse(c *gin.Context, err error) {
+	if reason := global.DPoPReason(err); reason != "" {
+		d.Events.DPoPRejected(reason)
+	}
+	nonce := ""
+	if errors.Is(err, global.ErrDPoPNonce) {
+		nonce = d.Proofs.Nonce()
+	}
+	response.DPoPChallenge(c, err, true, nonce)
+	response.Error(c, err)
 }

@@ -79,6 +79,9 @@ var (
 	ErrReplayed   = global.DPoPError("DPoP proof jti was used before", "replayed", false)
 	ErrNoNonce    = global.DPoPError("DPoP proof must carry the server nonce of the DPoP-Nonce header", "nonce_missing", true)
 	ErrBadNonce   = global.DPoPError("DPoP proof nonce is not current: use the one of the DPoP-Nonce header", "nonce_invalid", true)
+	// ErrNotForwarded: a forward-auth request whose proof cannot be checked,
+	// for want of X-Forwarded-Method and -Uri from a trusted proxy.
+	ErrNotForwarded = global.DPoPError("DPoP proof cannot be checked: the trusted proxy must send X-Forwarded-Method and X-Forwarded-Uri", "not_forwarded", false)
 )
 
 // Proof is a checked proof: the thumbprint of its key and what its jti
