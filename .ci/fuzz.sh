@@ -16,6 +16,7 @@ targets=(
   "./utils/ FuzzParse"
   "./middleware/ FuzzJWTHeader"
   "./routers/ FuzzAuthBodies"
+  "./utils/dpop/ FuzzCheck"
 )
 
 failed=()
