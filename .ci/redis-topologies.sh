@@ -71,6 +71,6 @@ done
 
 export REDIS_TEST_CLUSTER
 REDIS_TEST_CLUSTER=$(IFS=,; echo "${nodes[*]}")
-echo "== go test${*:+ $*} ./utils/ ./routers/ with REDIS_TEST_CLUSTER=$REDIS_TEST_CLUSTER"
-go test -count=1 "$@" ./utils/ ./routers/
+echo "== go test${*:+ $*} ./utils/ ./utils/dpop/ ./routers/ with REDIS_TEST_CLUSTER=$REDIS_TEST_CLUSTER"
+go test -count=1 "$@" ./utils/ ./utils/dpop/ ./routers/
 echo "== cluster suite passed; stopping the nodes"
