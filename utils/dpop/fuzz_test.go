@@ -28,7 +28,7 @@ func FuzzCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, proof string) {
 		p, err := v.Check([]string{proof}, resource)
 		if err != nil {
-			if global.DPoPReason(err) == "" || !(errors.Is(err, global.ErrDPoPProof) || errors.Is(err, global.ErrDPoPNonce)) {
+			if global.DPoPReason(err) == "" || (!errors.Is(err, global.ErrDPoPProof) && !errors.Is(err, global.ErrDPoPNonce)) {
 				t.Fatalf("an unreasoned error: %v", err)
 			}
 			return
