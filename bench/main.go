@@ -113,7 +113,8 @@ func run(duration time.Duration, conns, sessions int) error {
 	results := []result{
 		load("ping", appAddr, conns, duration, nil, pingOp),
 		load("welcome", appAddr, conns, duration, loginSetup, welcomeOp),
-		dpopWelcome(appAddr, rdb, conns, duration), // bench/dpop.go
+		dpopWelcome(appAddr, rdb, conns, duration, false), // bench/dpop.go: ES256 proofs
+		dpopWelcome(appAddr, rdb, conns, duration, true),  // EdDSA proofs
 		load("refresh", appAddr, conns, duration, loginSetup, refreshOp),
 		load("login", appAddr, min(conns, 4), duration, nil, loginOp),
 	}
