@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"math/big"
@@ -199,6 +200,8 @@ func TestCheck(t *testing.T) {
 		{"not a JWT", "not.a.jwt", resource, dpop.ErrMalformed},
 		{"oversized", strings.Repeat("a", dpop.MaxProofLen+1), resource, dpop.ErrMalformed},
 		{"tampered claims", tamper(es.proof(t, now, nil)), resource, dpop.ErrSignature},
+		{"ES256 signature in ASN.1 DER, not r || s", derSignature(t, es, es.proof(t, now, nil)), resource, dpop.ErrSignature},
+		{"ES256 signature one byte short", shortSignature(es.proof(t, now, nil)), resource, dpop.ErrSignature},
 	}
 	v := verifier(clock, nil)
 	for _, tt := range tests {
@@ -221,6 +224,25 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// derSignature re-signs proof's input with k as ASN.1 DER, the encoding
+// JWS does not use (RFC 7518 §3.4 wants r || s, 64 bytes).
+func derSignature(t *testing.T, k key, proof string) string {
+	i := strings.LastIndexByte(proof, '.')
+	sum := sha256.Sum256([]byte(proof[:i]))
+	der, err := ecdsa.SignASN1(rand.Reader, k.signer.(*ecdsa.PrivateKey), sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof[:i+1] + base64.RawURLEncoding.EncodeToString(der)
+}
+
+// shortSignature drops the last byte of proof's signature.
+func shortSignature(proof string) string {
+	i := strings.LastIndexByte(proof, '.') + 1
+	sig, _ := base64.RawURLEncoding.DecodeString(proof[i:])
+	return proof[:i] + base64.RawURLEncoding.EncodeToString(sig[:len(sig)-1])
 }
 
 // tamper changes the proof's claims after signing.
