@@ -17,6 +17,7 @@ targets=(
   "./middleware/ FuzzJWTHeader"
   "./routers/ FuzzAuthBodies"
   "./routers/ FuzzPasskeyFinish"
+  "./utils/dpop/ FuzzCheck"
 )
 
 failed=()

@@ -33,6 +33,8 @@ func (r *rig) targets(users []string) []target {
 		{short: "bare", label: "bare gin `GET /ping` (yardstick)", addr: r.bareAddr, path: "/ping", do: bareOp},
 		{short: "ping", label: "service `GET /public/ping`", addr: r.appAddr, path: "/public/ping", service: true, do: pingOp},
 		{short: "welcome", label: "service `GET /user/welcome`", addr: r.appAddr, path: "/user/welcome", service: true, setup: loginSetup(users), do: welcomeOp},
+		dpopTarget(r.appAddr, users, r.window, false), // bench/dpop.go
+		dpopTarget(r.appAddr, users, r.window, true),
 		{short: "refresh", label: "service `POST /public/refresh`", addr: r.appAddr, service: true, setup: loginSetup(users), do: refreshOp},
 		{short: "login", label: "service `POST /public/login`", addr: r.appAddr, service: true, conns: loginConns, do: loginOp},
 	}

@@ -22,6 +22,9 @@ type rig struct {
 	appAddr, bareAddr, pprofAddr string
 	logPath                      string
 	procs                        []*exec.Cmd
+	// window is how long each route is loaded (DPoP proofs are signed
+	// ahead for it).
+	window time.Duration
 }
 
 // startRig builds the service and bare gin into binDir and starts them and

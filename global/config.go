@@ -123,4 +123,14 @@ type Config struct {
 	WebAuthnRPID    string
 	WebAuthnRPName  string
 	WebAuthnOrigins []string
+
+	// DPoP (SPEC §14): DPoP is DPOP (off, optional or required); DPoPMaxAge
+	// (DPOP_MAX_AGE) is the oldest a proof's iat may be; DPoPNonce
+	// (DPOP_NONCE) makes every proof carry a server nonce; PublicURL
+	// (PUBLIC_URL), when set, is the service's address as clients see it,
+	// which proofs name instead of the request's own.
+	DPoP       string
+	DPoPMaxAge time.Duration
+	DPoPNonce  bool
+	PublicURL  string
 }

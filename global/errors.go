@@ -142,3 +142,82 @@ type RetryError struct {
 
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
+
+// DPoP failures (SPEC §14, RFC 9449). Each failure is a reasoned error (for
+// metrics, see DPoPReason) under one of two parents: ErrDPoPProof answers
+// invalid_dpop_proof, ErrDPoPNonce answers use_dpop_nonce. On resource
+// requests they are 401s; at login and refresh, wrapped by TokenEndpoint,
+// 400s (RFC 9449 §5).
+var (
+	ErrDPoPProof = errors.New("invalid DPoP proof")
+	ErrDPoPNonce = errors.New("DPoP proof without a current server nonce")
+	// ErrDPoPProofBadRequest and ErrDPoPNonceBadRequest mark the same
+	// failures at login and refresh (TokenEndpoint).
+	ErrDPoPProofBadRequest = errors.New("invalid DPoP proof at the token endpoint")
+	ErrDPoPNonceBadRequest = errors.New("missing DPoP nonce at the token endpoint")
+
+	// ErrDPoPKeyMismatch: the proof is valid but by another key than the
+	// one the token or session is bound to.
+	ErrDPoPKeyMismatch = DPoPError("DPoP proof signed by another key than the one the token is bound to", "key_mismatch", false)
+	// ErrDPoPMissing: no DPoP header where one is needed.
+	ErrDPoPMissing = DPoPError("DPoP proof missing: send a DPoP header", "missing", false)
+	// ErrDPoPSessionUnbound: with DPOP=required, the refresh of a session
+	// that was never bound (opened before DPoP was required).
+	ErrDPoPSessionUnbound = DPoPError("this session is not bound to a DPoP key, which is required: log in again with a DPoP proof", "session_unbound", false)
+
+	// ErrTokenBound: a DPoP-bound access token sent as Bearer. It is a token
+	// failure (401 invalid_token): the token alone proves nothing.
+	ErrTokenBound = tokenError("token is bound to a DPoP key: send it as Authorization: DPoP with a proof", "dpop_bound")
+	// ErrTokenNotBound: a token without cnf sent as Authorization: DPoP.
+	ErrTokenNotBound = tokenError("token is not bound to a DPoP key: send it as Bearer", "dpop_not_bound")
+	// ErrTokenDPoPRequired: a Bearer access token while DPOP=required.
+	ErrTokenDPoPRequired = tokenError("DPoP-bound tokens required: send Authorization: DPoP with a proof", "dpop_required")
+)
+
+// dpopError is a DPoP failure with a short label for metrics.
+type dpopError struct {
+	msg, label string
+	parent     error
+}
+
+func (e *dpopError) Error() string { return e.msg }
+func (e *dpopError) Unwrap() error { return e.parent }
+
+// DPoPError returns a DPoP failure with its metrics label: under
+// ErrDPoPNonce when nonce is set, else under ErrDPoPProof.
+func DPoPError(msg, label string, nonce bool) error {
+	if nonce {
+		return &dpopError{msg, label, ErrDPoPNonce}
+	}
+	return &dpopError{msg, label, ErrDPoPProof}
+}
+
+// DPoPReason is the metrics label of a DPoP failure ("replayed",
+// "bad_htu" …), or "" when err is not one.
+func DPoPReason(err error) string {
+	var d *dpopError
+	if errors.As(err, &d) {
+		return d.label
+	}
+	return ""
+}
+
+// endpointError is a DPoP failure at login or refresh: it matches its own
+// error and the bad-request marker of its kind.
+type endpointError struct{ err, marker error }
+
+func (e *endpointError) Error() string   { return e.err.Error() }
+func (e *endpointError) Unwrap() []error { return []error{e.marker, e.err} }
+
+// TokenEndpoint returns err as login and refresh answer it: a DPoP failure
+// there is a 400 (RFC 9449 §5), not the 401 of a resource request. Other
+// errors are returned as they are.
+func TokenEndpoint(err error) error {
+	switch {
+	case errors.Is(err, ErrDPoPNonce):
+		return &endpointError{err, ErrDPoPNonceBadRequest}
+	case errors.Is(err, ErrDPoPProof):
+		return &endpointError{err, ErrDPoPProofBadRequest}
+	}
+	return err
+}

@@ -85,3 +85,9 @@ const (
 	// ~s:* (docs/SCALING.md) need no new rule.
 	KeyUserAgent = "s:ua:"
 )
+
+// DPoP (SPEC §14): a proof's jti, once used, is kept under KeyDPoPJTI + 16
+// raw bytes of SHA-256 of the proof key's thumbprint and the jti, for a
+// little longer than a proof is accepted. One key per proof, no hash tag
+// needed: no script touches it together with another key.
+const KeyDPoPJTI = "dpop:"

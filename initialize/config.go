@@ -96,6 +96,7 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 	}
 
 	r.tokenKeys(&c) // JWT_ALG, JWT_PRIVATE_KEY, JWT_PUBLIC_KEYS, INTROSPECT_SECRET
+	r.dpop(&c)      // DPOP, DPOP_MAX_AGE, DPOP_NONCE, PUBLIC_URL: dpop.go
 	switch secret := getenv("JWT_SECRET"); {
 	case c.JWTAlg != "" && c.JWTAlg != utils.AlgHS256: // signed with JWT_PRIVATE_KEY: no secret needed
 	case len(secret) >= minSecretLen:

@@ -70,18 +70,22 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return nil, fmt.Errorf("WEBAUTHN_RP_ID: %w", err)
 	}
+	dp, err := newDPoP(cfg, rdb, sessions, log, m, now)
+	if err != nil {
+		return nil, fmt.Errorf("DPOP: %w", err)
+	}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
 	}
 	return routers.New(routers.Deps{
 		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
-			MFA: factors, Log: log, Now: now},
+			MFA: factors, DPoP: dp.public, Log: log, Now: now},
 		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
 		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
 			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
-		Auth:   middleware.JWT(tokens, sessions),
+		Auth:   middleware.JWT(tokens, sessions, dp.auth),
 		Log:    log,
 
 		Admin:     &v1.Admin{Accounts: accts, Factors: mfa.NewLookup(rdb), Sessions: sessions, Hasher: hasher, Events: m, Log: log},
@@ -96,9 +100,10 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		DemoPage:       cfg.DemoPage,
 		TrustedProxies: cfg.TrustedProxies,
 
-		Verify: &v1.Verify{Events: m},
+		Verify:     &v1.Verify{Events: m},
+		VerifyAuth: middleware.JWTForwarded(tokens, sessions, dp.auth),
 		Passkeys: &v1.Passkeys{Passkeys: rp, Users: users, Hasher: hasher, Limiter: limiter,
-			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, Log: log, Now: now},
+			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, DPoP: dp.public, Log: log, Now: now},
 	})
 }
 

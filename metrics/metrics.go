@@ -34,6 +34,9 @@ type Metrics struct {
 	// verify counts /auth/verify calls (gateway mode) by outcome.
 	verify *prometheus.CounterVec
 
+	// dpopRejected counts refused DPoP proofs by reason.
+	dpopRejected *prometheus.CounterVec
+
 	// The children a request or Redis call records to, resolved once.
 	http         *series[httpKey, httpSeries]
 	redisLatency *series[string, prometheus.Observer]
@@ -92,6 +95,10 @@ func New() *Metrics {
 		return httpSeries{m.requests.WithLabelValues(k.route, k.method, status), m.latency.WithLabelValues(k.route, k.method, status)}
 	})
 	m.redisLatency = newSeries(func(cmd string) prometheus.Observer { return m.redisLatencyVec.WithLabelValues(cmd) })
+	m.dpopRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jwt_dpop_proofs_rejected_total", Help: "DPoP proofs refused, by reason (missing, bad_signature, bad_htu, stale, replayed, key_mismatch, nonce_missing …).",
+	}, []string{"reason"})
+	m.Registry.MustRegister(m.dpopRejected)
 	m.Registry.MustRegister(m.requests, m.latency, m.tokens, m.rejected, m.revoked, m.loginFailures, m.rateLimited,
 		m.redisLatencyVec, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -126,6 +133,9 @@ func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).I
 
 // Revoked counts n sessions revoked by cause.
 func (m *Metrics) Revoked(by string, n int) { m.revoked.WithLabelValues(by).Add(float64(n)) }
+
+// DPoPRejected counts a refused DPoP proof by reason (global.DPoPReason).
+func (m *Metrics) DPoPRejected(reason string) { m.dpopRejected.WithLabelValues(reason).Inc() }
 
 // LoginFailed counts a failed password check.
 func (m *Metrics) LoginFailed() { m.loginFailures.Inc() }

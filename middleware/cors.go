@@ -18,8 +18,8 @@ import (
 func CORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:  []string{"GET", "POST", "PUT", "DELETE"}, // PUT: /admin/users/:name/roles
-		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Requested-With"},
-		ExposeHeaders: []string{"Retry-After", "X-Request-ID", "WWW-Authenticate"},
+		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Requested-With", "DPoP"},
+		ExposeHeaders: []string{"Retry-After", "X-Request-ID", "WWW-Authenticate", "DPoP-Nonce"},
 		MaxAge:        10 * time.Minute,
 	}
 	if slices.Equal(origins, []string{"*"}) {

@@ -62,7 +62,7 @@ func FuzzJWTHeader(f *testing.F) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	respelled := tok[:len(tok)-1] + string(alphabet[strings.IndexByte(alphabet, tok[len(tok)-1])^1])
 	r := gin.New()
-	r.GET("/private", middleware.JWT(codec, oneSession{claims.ID}), func(c *gin.Context) {
+	r.GET("/private", middleware.JWT(codec, oneSession{claims.ID}, nil), func(c *gin.Context) {
 		c.String(http.StatusOK, middleware.Claims(c).ID)
 	})
 

@@ -27,10 +27,34 @@ type AccessChecker interface {
 // JWT guards the private routes: it needs a valid access token in the
 // Authorization header whose session Redis still holds. Every failure is 401
 // invalid_token with WWW-Authenticate; a Redis failure is 503, never 401.
-func JWT(tokens TokenParser, sessions AccessChecker) gin.HandlerFunc {
+// With d (DPOP not off), "Authorization: DPoP" tokens are served by d
+// (dpop.go), and a DPoP-bound token sent as Bearer is refused; a Bearer
+// token without cnf takes the same path as without d.
+func JWT(tokens TokenParser, sessions AccessChecker, d *DPoP) gin.HandlerFunc {
+	return jwtAuth(tokens, sessions, d, false)
+}
+
+// JWTForwarded is JWT for forward authentication (/auth/verify, SPEC §13):
+// a DPoP proof must name the request the trusted proxy asks about
+// (X-Forwarded-Method and -Uri), not the verification request itself.
+func JWTForwarded(tokens TokenParser, sessions AccessChecker, d *DPoP) gin.HandlerFunc {
+	return jwtAuth(tokens, sessions, d, true)
+}
+
+func jwtAuth(tokens TokenParser, sessions AccessChecker, d *DPoP, forwarded bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, presented := BearerToken(c.GetHeader("Authorization"))
+		header := c.GetHeader("Authorization")
+		raw, presented := BearerToken(header)
+		if raw == "" && d != nil {
+			if tok, ok := DPoPToken(header); ok {
+				d.serve(c, tokens, tok, forwarded)
+				return
+			}
+		}
 		claims, err := tokens.Parse(raw, global.TokenAccess)
+		if err == nil && (claims.Cnf != nil || d.required()) {
+			err = d.bearerRefused(claims)
+		}
 		if err == nil {
 			err = sessions.CheckAccess(c.Request.Context(), claims)
 		}

@@ -30,7 +30,7 @@ func BenchmarkJWT(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := gin.New()
-	r.GET("/user/welcome", middleware.JWT(codec, liveSessions{}), func(c *gin.Context) {
+	r.GET("/user/welcome", middleware.JWT(codec, liveSessions{}, nil), func(c *gin.Context) {
 		c.String(http.StatusOK, "Welcome ! %s", middleware.Claims(c).Username)
 	})
 	req := httptest.NewRequest(http.MethodGet, "/user/welcome", nil)

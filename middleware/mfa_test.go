@@ -29,7 +29,7 @@ func TestRequireSecondFactor(t *testing.T) {
 	clock := testkit.NewClock()
 	codec := utils.NewJWT([]byte("middleware-test-secret-middleware-test"), "jwt-demo", time.Minute, time.Hour, 24*time.Hour, clock.Now)
 	r := gin.New()
-	r.GET("/admin/test", middleware.JWT(codec, allLive{}), middleware.RequireSecondFactor(), func(c *gin.Context) { c.String(http.StatusOK, "in") })
+	r.GET("/admin/test", middleware.JWT(codec, allLive{}, nil), middleware.RequireSecondFactor(), func(c *gin.Context) { c.String(http.StatusOK, "in") })
 	bare := gin.New() // without JWT before it: no claims, refused
 	bare.GET("/admin/test", middleware.RequireSecondFactor(), func(c *gin.Context) { c.String(http.StatusOK, "in") })
 	for _, tt := range []struct {

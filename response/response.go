@@ -43,6 +43,12 @@ const (
 	CodeAccountLocked = "account_locked"
 )
 
+// DPoP error codes (SPEC §14, RFC 9449 §7.1 and §8).
+const (
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
+)
+
 // rule maps one sentinel to an answer. An empty message means: use the
 // error's own text, which for these errors is written for a person and holds
 // nothing secret.
@@ -86,6 +92,12 @@ var rules = []rule{
 	{global.ErrPasskeyRefused, http.StatusUnauthorized, CodeInvalidCredentials, "passkey not accepted"},
 	{global.ErrPasskeyInvalid, http.StatusBadRequest, CodeInvalidRequest, "the passkey was not registered: start again"},
 	{global.ErrTooManyPasskeys, http.StatusConflict, CodeConflict, "too many passkeys: delete one first"},
+
+	// DPoP: 400 at login and refresh (global.TokenEndpoint), else 401.
+	{global.ErrDPoPNonceBadRequest, http.StatusBadRequest, CodeUseDPoPNonce, ""},
+	{global.ErrDPoPProofBadRequest, http.StatusBadRequest, CodeInvalidDPoPProof, ""},
+	{global.ErrDPoPNonce, http.StatusUnauthorized, CodeUseDPoPNonce, ""},
+	{global.ErrDPoPProof, http.StatusUnauthorized, CodeInvalidDPoPProof, ""},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does
@@ -147,10 +159,18 @@ func Pair(c *gin.Context, p *utils.Pair) {
 	c.JSON(http.StatusOK, TokenPair{
 		AccessToken:      p.Access,
 		RefreshToken:     p.Refresh,
-		TokenType:        "Bearer",
+		TokenType:        tokenType(&p.AccessClaims),
 		ExpiresIn:        lifetime(&p.AccessClaims),
 		RefreshExpiresIn: lifetime(&p.RefreshClaims),
 	})
+}
+
+// tokenType is "DPoP" for a pair bound to a DPoP key (RFC 9449 §5).
+func tokenType(c *utils.Claims) string {
+	if c.Cnf != nil {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // lifetime is the token's life in seconds from its issue.

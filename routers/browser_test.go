@@ -178,7 +178,7 @@ func TestBearerRefreshInDefaultCookieMode(t *testing.T) {
 func TestDemoPage(t *testing.T) {
 	b := testkit.Backends(t)[0]
 	h := newHarness(t, b, nil) // on by default outside release mode
-	for path, ctype := range map[string]string{"/": "text/html", "/app.js": "text/javascript", "/mfa.js": "text/javascript", "/style.css": "text/css"} {
+	for path, ctype := range map[string]string{"/": "text/html", "/app.js": "text/javascript", "/dpop.js": "text/javascript", "/mfa.js": "text/javascript", "/passkeys.js": "text/javascript", "/style.css": "text/css"} {
 		w := h.do(req{method: "GET", path: path})
 		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) || w.Body.Len() < 100 ||
 			!strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {

@@ -130,7 +130,7 @@ var ginParam = regexp.MustCompile(`[:*](\w+)`)
 
 // demoPage are the operations of the demo front end, which another change
 // brings: until the router has a GET / they may be missing from it.
-var demoPage = []string{"GET /", "GET /app.js", "GET /mfa.js", "GET /passkeys.js", "GET /style.css"}
+var demoPage = []string{"GET /", "GET /app.js", "GET /dpop.js", "GET /mfa.js", "GET /passkeys.js", "GET /style.css"}
 
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if !openAPI(t) {

@@ -56,8 +56,11 @@ type Deps struct {
 	Admin     *v1.Admin
 	AdminAuth []gin.HandlerFunc
 
-	// Verify serves /auth/verify (gateway mode, SPEC §13) behind Auth.
-	Verify *v1.Verify
+	// Verify serves /auth/verify (gateway mode, SPEC §13) behind
+	// VerifyAuth (middleware.JWTForwarded: Auth whose DPoP proofs name the
+	// proxied request).
+	Verify     *v1.Verify
+	VerifyAuth gin.HandlerFunc
 
 	// Passkeys serves registration, list and delete of passkeys (private)
 	// and the usernameless passkey sign-in (public), SPEC §12.
@@ -152,7 +155,11 @@ func New(d Deps) (*gin.Engine, error) {
 
 	// Gateway mode: a reverse proxy asks before passing a request on. The
 	// private group's checks (Auth), counted and never cached (Observe).
-	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.Auth)
+	verifyAuth := d.VerifyAuth
+	if verifyAuth == nil {
+		verifyAuth = d.Auth
+	}
+	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), verifyAuth)
 	for _, m := range verifyMethods {
 		gateway.Handle(m, "/verify", d.Verify.Allow)
 	}
@@ -162,7 +169,7 @@ func New(d Deps) (*gin.Engine, error) {
 // demoPage serves the embedded demo front end. Its policy lets the page talk
 // only to this origin and keeps it out of frames (clickjacking).
 func demoPage(r *gin.Engine) {
-	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/mfa.js": "mfa.js", "/passkeys.js": "passkeys.js", "/style.css": "style.css"} {
+	for path, file := range map[string]string{"/": "index.html", "/app.js": "app.js", "/dpop.js": "dpop.js", "/mfa.js": "mfa.js", "/passkeys.js": "passkeys.js", "/style.css": "style.css"} {
 		r.GET(path, func(c *gin.Context) {
 			c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			c.Header("X-Content-Type-Options", "nosniff")

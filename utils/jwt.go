@@ -45,6 +45,11 @@ type Claims struct {
 	// AMR says how the user authenticated (RFC 8176: pwd, otp, hwk): read by
 	// ADMIN_MFA, /user/me, /user/sessions, introspection and /auth/verify.
 	AMR []string `json:"amr,omitempty"`
+	//
+	// Cnf binds the token to the client's DPoP key (RFC 9449 §6.1): set on
+	// both tokens of a pair issued with a proof; read by middleware.JWT
+	// (which then wants a proof by that key), refresh and introspection.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 	jwt.RegisteredClaims
 
 	// live is what CheckAccess asks Redis with, worked out once when an
@@ -55,6 +60,12 @@ type Claims struct {
 
 // liveCheck is an access token's raw jti and its session's key.
 type liveCheck struct{ jti, key string }
+
+// Confirmation is the cnf claim (RFC 7800) of a DPoP-bound token.
+type Confirmation struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the DPoP public key.
+	JKT string `json:"jkt"`
+}
 
 // Pair is a freshly signed access and refresh token with their claims.
 type Pair struct {
@@ -136,6 +147,12 @@ func (j *JWT) RefreshTTL() time.Duration { return j.refreshTTL }
 // re-issues them from the refresh token). Both tokens get fresh random ids
 // (jti).
 func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string, amr ...string) (Pair, error) {
+	return j.IssueBound(username, sid, authTime, "", roles, amr...)
+}
+
+// IssueBound is Issue for a pair bound to the DPoP key of thumbprint jkt
+// (cnf.jkt in both tokens); with jkt empty it is Issue.
+func (j *JWT) IssueBound(username, sid string, authTime time.Time, jkt string, roles []string, amr ...string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -148,6 +165,9 @@ func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string, am
 	p.AccessClaims.Roles = roles
 	if len(amr) > 0 { // each token its own copy: callers may change theirs
 		p.AccessClaims.AMR, p.RefreshClaims.AMR = slices.Clone(amr), slices.Clone(amr)
+	}
+	if jkt != "" {
+		p.AccessClaims.Cnf, p.RefreshClaims.Cnf = &Confirmation{JKT: jkt}, &Confirmation{JKT: jkt}
 	}
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {

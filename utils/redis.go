@@ -44,7 +44,7 @@ const maxUserAgent = 256
 // on the next login. Every key of one user carries the hash tag {user}; the
 // User-Agent texts are shared by all sessions (useragent.go). The value ends
 // with the session's amr (session_layout.go), so refresh re-issues how the
-// user authenticated.
+// user authenticated, and a bound session's DPoP key thumbprint (bound.go).
 type Sessions struct {
 	rdb    redis.UniversalClient
 	access *prefixBatcher
@@ -114,12 +114,16 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version strin
 	if err != nil {
 		return err
 	}
+	bound, err := binding(a)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	ttl := ttlMillis(r, now)
 	hash, ua := userAgentHash(cl.UserAgent)
 	cmds, err := runPipelined(ctx, s.rdb, append(userAgentCall(hash, ua, ttl), script{createScript,
 		[]string{sessionKey(a.Username, sid), userKey(a.Username)},
-		[]any{pack(aid, rid, now, hash, cl.IP, a.AMR), ttl, now.Unix(), r.ExpiresAt.Unix(), sid, s.max, sessionPrefix(a.Username), version},
+		[]any{pack(aid, rid, now, hash, cl.IP, a.AMR) + bound, ttl, now.Unix(), r.ExpiresAt.Unix(), sid, s.max, sessionPrefix(a.Username), version},
 	})...)
 	if err != nil {
 		return storeErr(err)
@@ -203,11 +207,16 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 // means theft or replay, so the whole session is revoked (3). If the session
 // already holds the new pair (ARGV[2] is a fresh jti), this very rotation
 // ran before: the client re-sent it after a read timeout, and it succeeds
-// again instead of counting as reuse.
+// again instead of counting as reuse. A pair bound to another DPoP key
+// than the session's (ARGV[11], "" for none) changes nothing (4): a refresh
+// without the session's key neither rotates nor revokes it.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
+local jkt = ''
+if #cur >= 122 and string.byte(cur, -44) == 0 then jkt = string.sub(cur, -43) end
+if jkt ~= ARGV[12] then return 5 end
 if string.sub(cur, 17, 32) == ARGV[1] then
   if (redis.call('HGET', KEYS[2], 'v') or '') ~= ARGV[11] then return 4 end
   local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 65) .. ARGV[5] .. ARGV[6]
@@ -229,7 +238,9 @@ return 3
 // token revokes the session and returns global.ErrTokenReused; an account
 // changed since it was read is global.ErrAccountChanged (nothing changed:
 // read it again and sign anew). The session records next's amr (the refresh
-// handler re-issues the presented token's own).
+// handler re-issues the presented token's own). A pair bound to another DPoP
+// key than the session (or bound where the session is not, or not where it
+// is) is global.ErrDPoPKeyMismatch, and the session stays as it was.
 func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client, version string) error {
 	presented, err := rawID(old.ID)
 	if err != nil {
@@ -247,13 +258,17 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	if err != nil {
 		return err
 	}
+	bound, err := binding(&next.AccessClaims)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	ttl := ttlMillis(&next.RefreshClaims, now)
 	hash, ua := userAgentHash(cl.UserAgent)
 	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
 		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
-		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR),
-			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), version},
+		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
+			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), version, jkt(&next.AccessClaims)},
 	})
 	cmds, err := runPipelined(ctx, s.rdb, calls...)
 	if err != nil {
@@ -272,6 +287,8 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 		return global.ErrTokenReused
 	case 4:
 		return global.ErrAccountChanged
+	case 5:
+		return global.ErrDPoPKeyMismatch
 	default:
 		return global.ErrTokenRevoked
 	}

@@ -30,6 +30,9 @@ import (
 //	             its text is kept once for every session that shares it,
 //	             at global.KeyUserAgent+hex of those 8 bytes (useragent.go)
 //	      78-    client IP, as text, "\n", amr
+//	  last 44    bound sessions only: "\x00" and the DPoP key's thumbprint
+//	             (43 characters; bound.go). IP and amr hold no NUL, so the
+//	             suffix is known by its first byte.
 //
 // amr is the session's authentication methods joined by commas ("pwd",
 // "pwd,otp", "hwk"), after the IP (which holds no newline): refresh
@@ -76,13 +79,13 @@ func unixBytes(t time.Time) string {
 }
 
 // userAgentHash is the stored hash of ua ("" and zeros for none) and ua as
-// stored: cut at maxUserAgent, newlines made spaces (HTTP forbids them in a
-// header value anyway).
+// stored: cut at maxUserAgent, newlines made spaces and NULs dropped (HTTP
+// forbids both in a header value anyway).
 func userAgentHash(ua string) (hash, stored string) {
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
 	}
-	ua = strings.ReplaceAll(ua, "\n", " ")
+	ua = strings.ReplaceAll(strings.ReplaceAll(ua, "\n", " "), "\x00", "")
 	if ua == "" {
 		return strings.Repeat("\x00", uaHashLen), ""
 	}
@@ -133,6 +136,7 @@ func unpackAMR(s string) []string {
 // unpack reads a session's value; its User-Agent comes back as its hash
 // (uaHash), for the caller to look up.
 func unpack(id, v string) (s Session, uaHash string, ok bool) {
+	v, _ = unbind(v)
 	if len(v) < headerLen {
 		return Session{}, "", false
 	}

@@ -37,6 +37,7 @@
     registerBtn: $('register-btn'),
     app: $('app'),
     welcome: $('welcome'),
+    binding: $('binding'),
     sessions: $('sessions'),
     admin: $('admin'),
     users: $('users').querySelector('tbody'),
@@ -80,17 +81,18 @@
   }
 
   // send makes one request; every request carries credentials so the
-  // refresh cookie travels to the API even from another origin.
+  // refresh cookie travels to the API even from another origin, and a DPoP
+  // proof of this browser's key (dpop.js), which also writes the token's
+  // Authorization header.
   async function send(path, { method = 'GET', body, token, headers = {} } = {}) {
     const h = { ...headers };
-    if (token) h.Authorization = `Bearer ${token}`;
     let payload;
     if (body !== undefined) {
       h['Content-Type'] = 'application/json';
       payload = JSON.stringify(body);
     }
     try {
-      return await fetch(api + path, { method, headers: h, body: payload, credentials: 'include', cache: 'no-store' });
+      return await goJwtDpop.send(api + path, { method, headers: h, body: payload, credentials: 'include', cache: 'no-store' }, token);
     } catch {
       throw new ApiError(0, 'network', 'Cannot reach the service — check your connection and try again');
     }
@@ -190,7 +192,12 @@
       accessToken = null;
       return false;
     }
-    if (!res.ok) throw await failure(res);
+    if (!res.ok) {
+      const err = await failure(res);
+      if (err.code !== 'invalid_dpop_proof') throw err;
+      accessToken = null; // bound to a key this browser no longer has
+      return false;
+    }
     accessToken = (await res.json()).accessToken;
     tell({ type: 'token', token: accessToken });
     return true;
@@ -261,6 +268,9 @@
     ui.auth.hidden = true;
     ui.app.hidden = false;
     await Promise.all([loadWelcome(), loadSessions(), loadAdmin(), mfa.load(), passkeys.load()]);
+    ui.binding.textContent = goJwtDpop.bound(accessToken)
+      ? 'This session is bound to this browser (DPoP): its tokens are of no use anywhere else.'
+      : 'This session is not bound to this browser: its tokens work wherever they are sent (Bearer).';
   }
 
   function signedOut(message, broadcast) {

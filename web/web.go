@@ -6,8 +6,9 @@ package web
 
 import "embed"
 
-// FS holds index.html, app.js, mfa.js, passkeys.js and style.css, embedded
-// so the binary serves the page (DEMO_PAGE=on) without any file beside it.
+// FS holds index.html, app.js, dpop.js, mfa.js, passkeys.js and style.css,
+// embedded so the binary serves the page (DEMO_PAGE=on) without any file
+// beside it.
 //
-//go:embed index.html app.js mfa.js passkeys.js style.css
+//go:embed index.html app.js dpop.js mfa.js passkeys.js style.css
 var FS embed.FS

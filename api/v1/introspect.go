@@ -50,6 +50,8 @@ type introspection struct {
 	// AMR is how the token's user authenticated (RFC 8176; RFC 7662 lets
 	// an answer carry any claim of the token).
 	AMR []string `json:"amr,omitempty"`
+	// Cnf is a DPoP-bound token's key thumbprint (RFC 9449 §6.2).
+	Cnf *utils.Confirmation `json:"cnf,omitempty"`
 }
 
 // Introspect answers POST /public/introspect: form (or JSON) token and
@@ -85,7 +87,7 @@ func (h *Introspect) Introspect(c *gin.Context) {
 	out := introspection{
 		Active: true, TokenType: claims.Type, Username: claims.Username, Sub: claims.Username,
 		Iss: claims.Issuer, Jti: claims.ID, Sid: claims.SessionID,
-		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), AMR: claims.AMR,
+		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), AMR: claims.AMR, Cnf: claims.Cnf,
 	}
 	if claims.NotBefore != nil {
 		out.Nbf = claims.NotBefore.Unix()

@@ -90,6 +90,11 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		return
 	}
 	ctx, ip := c.Request.Context(), c.ClientIP()
+	jkt, err := h.DPoP.bind(c) // before the code is spent
+	if err != nil {
+		h.DPoP.refuse(c, err)
+		return
+	}
 	user, account, err := h.MFA.Challenge(ctx, f["mfaToken"])
 	read := func() (utils.Account, error) {
 		acct, err := h.Users.Account(ctx, user)
@@ -129,7 +134,7 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		return
 	}
 	h.Log.Info("second factor passed", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
-	h.open(c, acct, read, global.AMRPassword, global.AMROTP)
+	h.open(c, acct, read, jkt, global.AMRPassword, global.AMROTP)
 }
 
 // withBudget runs check, a code check of user, within the user's and the

@@ -51,8 +51,11 @@ type Passkeys struct {
 	Sessions SessionStore
 	Events   Events
 	Cookies  Cookies
-	Log      *slog.Logger
-	Now      func() time.Time
+	// DPoP binds the pair of a sign-in to the client's key (dpop.go); nil:
+	// DPOP=off.
+	DPoP *DPoP
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 // RegisterBegin starts adding a passkey ({"password"}): 200
@@ -167,9 +170,13 @@ func (h *Passkeys) LoginFinish(c *gin.Context) {
 	if err == nil {
 		err = ceremonyFields(body.ChallengeID, body.Credential)
 	}
-	var name string
+	var name, jkt string
 	var acct utils.Account
 	if err == nil {
+		if jkt, err = h.DPoP.bind(c); err != nil { // before the challenge is spent
+			h.DPoP.refuse(c, err)
+			return
+		}
 		name, err = h.Passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential)
 	}
 	if err == nil {
@@ -182,7 +189,7 @@ func (h *Passkeys) LoginFinish(c *gin.Context) {
 	}
 	h.Log.Info("passkey sign-in", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
 	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Log, h.Now}, acct,
-		func() (utils.Account, error) { return h.account(ctx, name) }, AMRPasskey)
+		func() (utils.Account, error) { return h.account(ctx, name) }, jkt, AMRPasskey)
 }
 
 // account is the account a good passkey belongs to: it must still exist (a

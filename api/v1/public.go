@@ -23,6 +23,7 @@ import (
 // Tokens signs and verifies token pairs (utils.JWT).
 type Tokens interface {
 	Issue(username, sid string, authTime time.Time, roles []string, amr ...string) (utils.Pair, error)
+	IssueBound(username, sid string, authTime time.Time, jkt string, roles []string, amr ...string) (utils.Pair, error)
 	Parse(token, want string) (*utils.Claims, error)
 }
 
@@ -87,6 +88,9 @@ type Public struct {
 	MFA LoginFactor
 	Log *slog.Logger
 	Now func() time.Time
+
+	// DPoP binds pairs to a client key (api/v1/dpop.go); nil: DPOP=off.
+	DPoP *DPoP
 }
 
 // Ping answers "pong": the process is up and routing.
@@ -110,6 +114,11 @@ func (h *Public) Login(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
+	jkt, err := h.DPoP.bind(c) // before any hash is spent
+	if err != nil {
+		h.DPoP.refuse(c, err)
+		return
+	}
 	check := func() (utils.Account, error) {
 		return checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, f["username"], f["password"], global.ErrInvalidCredentials)
 	}
@@ -127,7 +136,7 @@ func (h *Public) Login(c *gin.Context) {
 		h.refused(c, acct.Name, err)
 		return
 	}
-	h.open(c, acct, check, global.AMRPassword)
+	h.open(c, acct, check, jkt, global.AMRPassword)
 }
 
 // refused answers a sign-in that failed with err; a locked account's is
@@ -143,9 +152,10 @@ func refused(c *gin.Context, log *slog.Logger, name string, err error) {
 // refused is the package's refused with h's log.
 func (h *Public) refused(c *gin.Context, name string, err error) { refused(c, h.Log, name, err) }
 
-// open starts a session of acct (startSession).
-func (h *Public) open(c *gin.Context, acct utils.Account, reread func() (utils.Account, error), amr ...string) {
-	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Log, h.Now}, acct, reread, amr...)
+// open starts a session of acct (startSession), bound to the DPoP key jkt
+// ("" for none).
+func (h *Public) open(c *gin.Context, acct utils.Account, reread func() (utils.Account, error), jkt string, amr ...string) {
+	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Log, h.Now}, acct, reread, jkt, amr...)
 }
 
 // sessionStart is what opening a session needs.
@@ -159,17 +169,18 @@ type sessionStart struct {
 }
 
 // startSession opens a session of acct, who just authenticated by the
-// methods amr (RFC 8176), and answers 200 with its token pair (and, in
+// methods amr (RFC 8176), bound to the DPoP key of thumbprint jkt when it is
+// not empty (api/v1/dpop.go), and answers 200 with its token pair (and, in
 // cookie mode, the refresh cookie). The session is written only if the
 // account is still the one read (Account.Version): if a lock, a role change
 // or a password reset came in between, reread reads it again (re-checking
 // the password for a password login) and the pair is signed anew, at most
 // accountRetries times.
-func startSession(c *gin.Context, s sessionStart, acct utils.Account, reread func() (utils.Account, error), amr ...string) {
+func startSession(c *gin.Context, s sessionStart, acct utils.Account, reread func() (utils.Account, error), jkt string, amr ...string) {
 	var p utils.Pair
 	var err error
 	for try := 0; ; try++ {
-		p, err = s.tokens.Issue(acct.Name, uuid.NewString(), s.now(), acct.Roles, amr...)
+		p, err = s.tokens.IssueBound(acct.Name, uuid.NewString(), s.now(), jkt, acct.Roles, amr...)
 		if err == nil {
 			err = s.sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
 		}
@@ -218,8 +229,16 @@ func (h *Public) Refresh(c *gin.Context) {
 	}
 	old, err := h.Tokens.Parse(raw, global.TokenRefresh)
 	var p utils.Pair
+	var jkt string
 	if err == nil {
-		p, err = h.rotate(c, old)
+		jkt, err = h.DPoP.rebind(c, old)
+	}
+	if err == nil {
+		p, err = h.rotate(c, old, jkt)
+	}
+	if isDPoPErr(err) { // refused, not revoked: the session stays as it was
+		h.DPoP.refuse(c, err)
+		return
 	}
 	if err != nil {
 		if err == global.ErrTokenReused {
@@ -280,7 +299,7 @@ func (h *Public) Register(c *gin.Context) {
 // rotate signs a new pair for the session of old with the user's current
 // roles, read again on every rotation, and rotates to it. A deleted or
 // locked user's session is revoked already; this only says so.
-func (h *Public) rotate(c *gin.Context, old *utils.Claims) (utils.Pair, error) {
+func (h *Public) rotate(c *gin.Context, old *utils.Claims, jkt string) (utils.Pair, error) {
 	ctx := c.Request.Context()
 	var p utils.Pair
 	var err error
@@ -291,7 +310,7 @@ func (h *Public) rotate(c *gin.Context, old *utils.Claims) (utils.Pair, error) {
 			return p, global.ErrTokenRevoked
 		}
 		if err == nil {
-			p, err = h.Tokens.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), acct.Roles, old.AMR...)
+			p, err = h.Tokens.IssueBound(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), jkt, acct.Roles, old.AMR...)
 		}
 		if err == nil {
 			err = h.Sessions.Rotate(ctx, old, &p, client(c), acct.Version)

@@ -7,10 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,10 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
-	"go-jwt/initialize"
-	"go-jwt/metrics"
 	"go-jwt/test/testkit"
 )
 
@@ -29,7 +22,6 @@ import (
 // verifies what the service itself issues and publishes.
 func service(t *testing.T) string {
 	t.Helper()
-	gin.SetMode(gin.TestMode)
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -42,20 +34,7 @@ func service(t *testing.T) string {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"JWT_ALG": "EdDSA", "JWT_PRIVATE_KEY": path, "DEMO_USER": "kesa:123",
-		"ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME": "1"}
-	cfg, err := initialize.LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := initialize.Router(t.Context(), cfg, testkit.Backends(t)[0].Client,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return testkit.Service(t, map[string]string{"JWT_ALG": "EdDSA", "JWT_PRIVATE_KEY": path})
 }
 
 // login returns the demo user's token pair from the service.

@@ -45,9 +45,14 @@ type rig struct {
 // newRig starts the service on one loopback port and the page on another,
 // and a headless Chromium with a fresh profile. With sameOrigin, the
 // service serves the page itself (DEMO_PAGE=on) and no CORS is configured.
-// Everything stops when ctx ends or the test does.
-func newRig(ctx context.Context, t *testing.T, sameOrigin bool) *rig {
-	return newRigWith(ctx, t, rigOptions{sameOrigin: sameOrigin})
+// Everything stops when ctx ends or the test does. extraEnv are more
+// settings of the service, as name, value pairs.
+func newRig(ctx context.Context, t *testing.T, sameOrigin bool, extraEnv ...string) *rig {
+	env := map[string]string{}
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		env[extraEnv[i]] = extraEnv[i+1]
+	}
+	return newRigWith(ctx, t, rigOptions{sameOrigin: sameOrigin, env: env})
 }
 
 // rigOptions shape a rig: sameOrigin as for newRig; host names the

@@ -93,7 +93,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // aclRules are the least an ACL user of the service needs (docs/SCALING.md):
 // its keys, the command categories it uses, and on a Cluster the two
 // commands the client learns the cluster with.
-const aclRules = "resetkeys ~u:* ~s:* ~m:* ~rate:* ~users ~admins resetchannels -@all +@read +@write +@scripting +@connection +@transaction +time +cluster|slots +command"
+const aclRules = "resetkeys ~u:* ~s:* ~m:* ~pk:* ~pkh:* ~pkc:* ~dpop:* ~rate:* ~users ~admins resetchannels -@all +@read +@write +@scripting +@connection +@transaction +time +cluster|slots +command"
 
 // TestTLSAndACLUser runs the service against a redis-server that speaks
 // only TLS and knows only one ACL user, with aclRules: REDIS_TLS, REDIS_TLS_CA,
