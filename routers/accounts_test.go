@@ -135,13 +135,7 @@ func TestLoginRateLimits(t *testing.T) {
 			}
 		})
 		t.Run("per IP: a trusted proxy's X-Forwarded-For is believed", func(t *testing.T) {
-			ip := testkit.IP(t)
-			e := map[string]string{"TRUSTED_PROXIES": ip}
-			for k, v := range env {
-				e[k] = v
-			}
-			h := newHarness(t, b, e)
-			h.ip = ip
+			h, _ := proxiedHarness(t, b, env)
 			for i := range 7 {
 				w := h.do(req{method: "POST", path: "/public/login", ctype: form, body: "username=victim" + strconv.Itoa(i) + "&password=x",
 					header: map[string]string{"X-Forwarded-For": "198.51.100." + strconv.Itoa(i)}})

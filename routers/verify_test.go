@@ -56,7 +56,14 @@ func allowed(t *testing.T, w *httptest.ResponseRecorder, want map[string]string)
 // currentSession is the id of the session that tok belongs to.
 func (h *harness) currentSession(tok string) string {
 	h.t.Helper()
-	w := h.do(req{method: "GET", path: "/user/sessions", header: bearer(tok)})
+	return h.sessionOf(bearer(tok))
+}
+
+// sessionOf is the id of the current session of GET /user/sessions with
+// header (a token, or a DPoP token and its proof).
+func (h *harness) sessionOf(header map[string]string) string {
+	h.t.Helper()
+	w := h.do(req{method: "GET", path: "/user/sessions", header: header})
 	var body struct {
 		Sessions []struct {
 			ID      string
