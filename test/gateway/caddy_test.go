@@ -29,5 +29,6 @@ func startCaddy(t *testing.T, a gateway.Addrs) {
 
 func TestCaddyGateway(t *testing.T) {
 	r := newRig(t, startCaddy)
+	dpopScenario(t, r)
 	gatewayScenarios(t, r, r.login())
 }

@@ -50,5 +50,6 @@ func TestNginxGateway(t *testing.T) {
 			t.Fatal("GET /_auth reached the app")
 		}
 	})
+	dpopScenario(t, r)
 	gatewayScenarios(t, r, p)
 }
