@@ -98,9 +98,11 @@ func TestVerifyDPoP(t *testing.T) {
 		// Forwarded headers from a client are not believed, even with a
 		// proof that would do from the proxy; nothing is spent, so the
 		// same proof then works from the proxy.
-		fresh := key.appProof("GET", tok)
-		refused(t, h.proxyVerify(testkit.IP(t), "", fwd, withDPoP(tok, fresh)), "invalid_dpop_proof", challengeProof)
-		allowed(t, h.proxyVerify(proxy, "", fwd, withDPoP(tok, fresh)), want)
+		t.Run("forwarded headers from an untrusted peer", func(t *testing.T) {
+			fresh := key.appProof("GET", tok)
+			refused(t, h.proxyVerify(testkit.IP(t), "", fwd, withDPoP(tok, fresh)), "invalid_dpop_proof", challengeProof)
+			allowed(t, h.proxyVerify(proxy, "", fwd, withDPoP(tok, fresh)), want)
+		})
 
 		thief := newProver(t, h, "ES256")
 		unbound := h.login()
