@@ -19,7 +19,10 @@ import (
 func TestDemoPageTwoFactor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	r := newRig(ctx, t, false)
+	// The test moves the service's clock 30 s per code; the page's DPoP
+	// proofs are dated by the browser's real clock, so they may be as old
+	// as the clock has moved.
+	r := newRig(ctx, t, false, "DPOP_MAX_AGE", "10m")
 	b := r.firstTab()
 	user, password := "dave", "correct-horse-battery"
 	fill := func(sel, value string) chromedp.Action[chromedp.Void] {
