@@ -70,6 +70,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return nil, fmt.Errorf("WEBAUTHN_RP_ID: %w", err)
 	}
+	stepUp := v1.StepUp{TOTP: factors, Passkeys: passkeys}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
@@ -78,7 +79,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
 			MFA: factors, Log: log, Now: now},
 		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
-		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
+		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, StepUp: stepUp, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
 			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions),
@@ -97,7 +98,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		TrustedProxies: cfg.TrustedProxies,
 
 		Verify: &v1.Verify{Events: m},
-		Passkeys: &v1.Passkeys{Passkeys: rp, Users: users, Hasher: hasher, Limiter: limiter,
+		Passkeys: &v1.Passkeys{Passkeys: rp, StepUp: stepUp, Users: users, Hasher: hasher, Limiter: limiter,
 			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, Log: log, Now: now},
 	})
 }
