@@ -86,6 +86,9 @@ var rules = []rule{
 	{global.ErrPasskeyRefused, http.StatusUnauthorized, CodeInvalidCredentials, "passkey not accepted"},
 	{global.ErrPasskeyInvalid, http.StatusBadRequest, CodeInvalidRequest, "the passkey was not registered: start again"},
 	{global.ErrTooManyPasskeys, http.StatusConflict, CodeConflict, "too many passkeys: delete one first"},
+
+	// A password change racing another change of the account.
+	{global.ErrChangedMeanwhile, http.StatusConflict, CodeConflict, "the account changed meanwhile: send the change again"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does
