@@ -77,6 +77,14 @@ var (
 	ErrAccountChanged = errors.New("account changed meanwhile")
 )
 
+// A password change racing another change of the account (review 1,
+// finding 2).
+var (
+	// ErrChangedMeanwhile: the account changed twice while the user's own
+	// password change was being checked (409 conflict: send it again).
+	ErrChangedMeanwhile = errors.New("the account changed meanwhile")
+)
+
 // Passkeys (SPEC §12).
 var (
 	// ErrPasskeyRefused: a passkey sign-in failed (unknown or deleted

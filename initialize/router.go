@@ -74,6 +74,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return nil, fmt.Errorf("DPOP: %w", err)
 	}
+	stepUp := v1.StepUp{TOTP: factors, Passkeys: passkeys}
 	var introspect *v1.Introspect
 	if len(cfg.IntrospectSecret) > 0 {
 		introspect = &v1.Introspect{Tokens: tokens, Sessions: sessions, Secret: cfg.IntrospectSecret}
@@ -82,7 +83,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		Public: &v1.Public{Tokens: tokens, Sessions: sessions, Users: users, Accounts: accts, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies,
 			MFA: factors, DPoP: dp.public, Log: log, Now: now},
 		User: &v1.User{Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter, Events: m, Cookies: cookies, Log: log},
-		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
+		MFA: &v1.MFA{Factors: factors, Passkeys: passkeys, StepUp: stepUp, Sessions: sessions, Users: users, Hasher: hasher, Limiter: limiter,
 			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions, dp.auth),
@@ -102,7 +103,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 
 		Verify:     &v1.Verify{Events: m},
 		VerifyAuth: middleware.JWTForwarded(tokens, sessions, dp.auth),
-		Passkeys: &v1.Passkeys{Passkeys: rp, Users: users, Hasher: hasher, Limiter: limiter,
+		Passkeys: &v1.Passkeys{Passkeys: rp, StepUp: stepUp, Users: users, Hasher: hasher, Limiter: limiter,
 			Tokens: tokens, Sessions: sessions, Events: m, Cookies: cookies, DPoP: dp.public, Log: log, Now: now},
 	})
 }

@@ -98,6 +98,9 @@ var rules = []rule{
 	{global.ErrDPoPProofBadRequest, http.StatusBadRequest, CodeInvalidDPoPProof, ""},
 	{global.ErrDPoPNonce, http.StatusUnauthorized, CodeUseDPoPNonce, ""},
 	{global.ErrDPoPProof, http.StatusUnauthorized, CodeInvalidDPoPProof, ""},
+
+	// A password change racing another change of the account.
+	{global.ErrChangedMeanwhile, http.StatusConflict, CodeConflict, "the account changed meanwhile: send the change again"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

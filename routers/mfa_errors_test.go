@@ -22,7 +22,9 @@ func TestTwoFactorRouteErrors(t *testing.T) {
 			expect(t, h.do(req{method: "POST", path: "/user/mfa/totp/enroll", header: bearer(a), body: `{"password":`, ctype: "application/json"}), 400, "invalid_request")
 			expect(t, h.do(req{method: "POST", path: "/user/mfa/totp/enroll", header: bearer(a), body: "x", ctype: "text/plain"}), 415, "invalid_request")
 			expect(t, h.do(req{method: "POST", path: "/user/mfa/totp/enroll", header: bearer(a), body: `{"password":"` + strings.Repeat("a", 9000) + `"}`, ctype: "application/json"}), 413, "invalid_request")
-			h.enableTOTP(a)
+			secret, _ := h.enableTOTP(a)
+			expect(t, h.post("POST", "/user/mfa/totp/enroll", a, "password", "123"), 403, "mfa_required") // a password-only session
+			a = h.otpSession(secret).AccessToken
 			expect(t, h.post("POST", "/user/mfa/totp/enroll", a, "password", "123"), 409, "conflict")
 		})
 		t.Run("confirm", func(t *testing.T) {
@@ -38,7 +40,8 @@ func TestTwoFactorRouteErrors(t *testing.T) {
 			expect(t, h.post("POST", "/user/mfa/totp/confirm", a, "code", "not a code"), 403, "invalid_credentials")
 			h.clock.Advance(mfa.PendingTTL) // the enrollment ran out
 			expect(t, h.post("POST", "/user/mfa/totp/confirm", a, "code", h.totp(secret, 0)), 409, "conflict")
-			h.enableTOTP(a)
+			secret, _ = h.enableTOTP(a)
+			a = h.otpSession(secret).AccessToken // a password-only session would be 403 mfa_required
 			expect(t, h.post("POST", "/user/mfa/totp/confirm", a, "code", h.nextCode(secret)), 409, "conflict")
 		})
 		t.Run("disable and recovery codes", func(t *testing.T) {
@@ -108,7 +111,7 @@ func wrongCode(c string) string {
 }
 
 // jsonField is the string field name of a JSON answer.
-func jsonField(t *testing.T, w *httptest.ResponseRecorder, name string) string {
+func jsonField(t testing.TB, w *httptest.ResponseRecorder, name string) string {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {

@@ -29,6 +29,7 @@ func FuzzPasskeyFinish(f *testing.F) {
 	access := h.login().AccessToken
 	a := testkit.NewAuthenticator(passkeyOrigin)
 	h.addPasskey(access, a)
+	access = h.passkeySession(a).AccessToken // another passkey needs a session opened with one
 
 	// genuine are the bodies of live ceremonies this process made: the only
 	// ones that may succeed (each once).

@@ -41,10 +41,12 @@ func TestPasskeyRegistrationRefused(t *testing.T) {
 		expect(t, h.finishRegistration(other.AccessToken, begin, a, testkit.Tweak{}), 400, "invalid_request")
 		expect(t, o.do(req{method: "GET", path: "/user/passkeys", header: bearer(other.AccessToken)}), 200, `{"passkeys":[]}`)
 		expect(t, h.finishRegistration(p.AccessToken, begin, a, testkit.Tweak{}), 201, "")
-		expect(t, h.finishRegistration(p.AccessToken, begin, a, testkit.Tweak{}), 400, "invalid_request")
+		// With a passkey now, more need a session opened with one (StepUp).
+		hwk := h.passkeySession(a).AccessToken
+		expect(t, h.finishRegistration(hwk, begin, a, testkit.Tweak{}), 400, "invalid_request")
 		// Bodies that are not a ceremony.
 		for _, body := range []string{`{"challengeId":"x"}`, `{"credential":{}}`, `{"challengeId":"x","credential":{"id":"garbage"}}`, `[]`} {
-			expect(t, h.do(req{method: "POST", path: "/user/passkeys/register/finish", body: body, ctype: jsonType, header: bearer(p.AccessToken)}),
+			expect(t, h.do(req{method: "POST", path: "/user/passkeys/register/finish", body: body, ctype: jsonType, header: bearer(hwk)}),
 				400, "invalid_request")
 		}
 		expect(t, h.do(req{method: "POST", path: "/user/passkeys/register/finish", body: "challengeId=x", ctype: form, header: bearer(p.AccessToken)}),
@@ -99,11 +101,13 @@ func TestPasskeyOfDeletedUser(t *testing.T) {
 
 func TestTooManyPasskeys(t *testing.T) {
 	h := newHarness(t, testkit.Backends(t)[0], nil)
-	p := h.login()
-	for range passkey.MaxPerUser {
-		h.addPasskey(p.AccessToken, testkit.NewAuthenticator(passkeyOrigin))
+	first := testkit.NewAuthenticator(passkeyOrigin)
+	h.addPasskey(h.login().AccessToken, first)
+	access := h.passkeySession(first).AccessToken // more need a session opened with one
+	for range passkey.MaxPerUser - 1 {
+		h.addPasskey(access, testkit.NewAuthenticator(passkeyOrigin))
 	}
-	w := h.do(req{method: "POST", path: "/user/passkeys/register/begin", body: `{"password":"123"}`, ctype: jsonType, header: bearer(p.AccessToken)})
+	w := h.do(req{method: "POST", path: "/user/passkeys/register/begin", body: `{"password":"123"}`, ctype: jsonType, header: bearer(access)})
 	expect(t, w, 409, "conflict")
 }
 

@@ -177,10 +177,10 @@ func TestPasskeySignInRefused(t *testing.T) {
 		p := h.login()
 		a := testkit.NewAuthenticator(passkeyOrigin)
 		h.addPasskey(p.AccessToken, a)
-		decodePair(t, h.signIn(a, testkit.Tweak{})) // the counter stands at 1
+		hwk := decodePair(t, h.signIn(a, testkit.Tweak{})) // the counter stands at 1
 		zero, one := uint32(0), uint32(1)
 		stranger := testkit.NewAuthenticator(passkeyOrigin) // a passkey made for another service
-		stranger.Create(t, h.beginRegistration(p.AccessToken).Body.Bytes(), testkit.Tweak{})
+		stranger.Create(t, h.beginRegistration(hwk.AccessToken).Body.Bytes(), testkit.Tweak{})
 		tests := []struct {
 			name string
 			a    *testkit.Authenticator

@@ -161,7 +161,7 @@ func TestRehashNeverRevertsAPasswordChange(t *testing.T) {
 			if a, _ := f.users.Account(ctx, f.user); a.Hash != rehashed || a.Version != old.Version {
 				t.Fatalf("rehash: %q version %q, want the new hash and the same version", a.Hash, a.Version)
 			}
-			if err := f.users.SetPasswordHash(ctx, f.user, changed); err != nil {
+			if err := f.users.SetPasswordHash(ctx, f.user, old.Version, changed); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.users.Rehash(ctx, f.user, rehashed, "$argon2id$v=19$m=4096,t=1,p=1$c2FsdA$c3RhbGU"); err != nil {

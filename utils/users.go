@@ -105,12 +105,37 @@ func (u *Users) PasswordHash(ctx context.Context, name string) (string, error) {
 	return head + "$" + key, nil
 }
 
-// SetPasswordHash replaces the stored hash of an existing user (a new
-// password): the account version changes, so a login that checked the old
-// password cannot open its session any more.
-func (u *Users) SetPasswordHash(ctx context.Context, name, hash string) error {
+// setPasswordScript writes a new password hash (ARGV[2], ARGV[3]) and
+// account version (ARGV[4]) into the user's hash KEYS[1] only if the user
+// exists (else -1) and is at version ARGV[1] (else -2): it never creates
+// the key.
+var setPasswordScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'h', 'v')
+if not cur[1] then return -1 end
+if (cur[2] or '') ~= ARGV[1] then return -2 end
+redis.call('HSET', KEYS[1], 'h', ARGV[2], 'k', ARGV[3], 'v', ARGV[4])
+return 1
+`)
+
+// SetPasswordHash replaces the stored hash of name (a new password chosen
+// by the user) if the account is still at version, the one whose old
+// password was checked: else global.ErrAccountChanged, and nothing is
+// written; global.ErrUserNotFound if the user is gone (a deleted account is
+// never brought back). The account version changes, so a login that checked
+// the old password cannot open its session any more. Unlike
+// Update(OpPassword) it revokes no session (the caller keeps its own).
+func (u *Users) SetPasswordHash(ctx context.Context, name, version, hash string) error {
 	head, key := splitHash(hash)
-	return storeErr(u.rdb.HSet(ctx, userKey(name), "h", head, "k", key, "v", newVersion()).Err())
+	n, err := setPasswordScript.Run(ctx, u.rdb, []string{userKey(name)}, version, head, key, newVersion()).Int()
+	switch {
+	case err != nil:
+		return storeErr(err)
+	case n == -1:
+		return global.ErrUserNotFound
+	case n == -2:
+		return global.ErrAccountChanged
+	}
+	return nil
 }
 
 var rehashScript = redis.NewScript(`

@@ -176,6 +176,9 @@ func mfaError(c *gin.Context, log *slog.Logger, user string, err error) {
 type MFA struct {
 	Factors  SecondFactor
 	Passkeys PasskeyCounter
+	// Who may enroll TOTP: a user with a second factor, only from a session
+	// opened with one.
+	StepUp   StepUp
 	Sessions SessionStore
 	Users    UserStore
 	Hasher   PasswordHasher
@@ -185,10 +188,16 @@ type MFA struct {
 }
 
 // Enroll starts TOTP enrollment ({"password"}): 200 {"secret","uri","qrPng"},
-// pending for 10 minutes until confirmed; 409 if TOTP is on already.
+// pending for 10 minutes until confirmed; 409 if TOTP is on already. A
+// user with a passkey needs a session opened with a second factor (StepUp),
+// else 403 mfa_required, before the password is checked.
 func (h *MFA) Enroll(c *gin.Context) {
-	user := middleware.Claims(c).Username
-	_, err := h.reauth(c, user)
+	claims := middleware.Claims(c)
+	user := claims.Username
+	err := h.StepUp.Check(c.Request.Context(), claims)
+	if err == nil {
+		_, err = h.reauth(c, user)
+	}
 	var e mfa.Enrollment
 	if err == nil {
 		e, err = h.Factors.Enroll(c.Request.Context(), user)
@@ -203,13 +212,17 @@ func (h *MFA) Enroll(c *gin.Context) {
 
 // Confirm turns TOTP on with a code of the pending secret ({"code"}): 200
 // {"recoveryCodes"}, shown this once. Every other session of the user is
-// revoked: they were opened with the password alone.
+// revoked: they were opened with the password alone. StepUp is checked
+// again (a passkey added since the enroll counts).
 func (h *MFA) Confirm(c *gin.Context) {
 	claims := middleware.Claims(c)
 	ctx := c.Request.Context()
 	f, err := fields(c, "code")
 	if err == nil {
 		err = required(f, "code")
+	}
+	if err == nil {
+		err = h.StepUp.Check(ctx, claims)
 	}
 	var codes []string
 	if err == nil {

@@ -41,6 +41,9 @@ type PasskeyService interface {
 
 type Passkeys struct {
 	Passkeys PasskeyService
+	// Who may add a passkey: a user with a second factor, only from a
+	// session opened with one.
+	StepUp StepUp
 	// For the password re-entered at registration, and the account (still
 	// there, not locked, its roles) a sign-in opens a session of.
 	Users   UserStore
@@ -61,10 +64,15 @@ type Passkeys struct {
 // RegisterBegin starts adding a passkey ({"password"}): 200
 // {"challengeId","publicKey"}. The password is asked again, so a stolen
 // access token alone cannot plant a passkey for its thief; a wrong one is
-// 403 and charged to the same failure budget as a failed login.
+// 403 and charged to the same failure budget as a failed login. A user with
+// a second factor already needs a session opened with one (StepUp), else 403
+// mfa_required, before the password is checked.
 func (h *Passkeys) RegisterBegin(c *gin.Context) {
 	claims := middleware.Claims(c)
 	f, err := fields(c, "password")
+	if err == nil {
+		err = h.StepUp.Check(c.Request.Context(), claims)
+	}
 	if err == nil {
 		err = required(f, "password")
 	}
@@ -90,12 +98,16 @@ type registerFinish struct {
 }
 
 // RegisterFinish stores the new passkey: 201 {"id","name","createdAt"}.
+// StepUp is checked again (a factor added since the begin counts).
 func (h *Passkeys) RegisterFinish(c *gin.Context) {
 	claims := middleware.Claims(c)
 	var body registerFinish
 	err := decodeJSON(c, &body)
 	if err == nil {
 		err = ceremonyFields(body.ChallengeID, body.Credential)
+	}
+	if err == nil {
+		err = h.StepUp.Check(c.Request.Context(), claims)
 	}
 	var p passkey.Passkey
 	if err == nil {

@@ -40,7 +40,7 @@ type SessionStore interface {
 // UserStore keeps the accounts (utils.Users).
 type UserStore interface {
 	Account(ctx context.Context, name string) (utils.Account, error)
-	SetPasswordHash(ctx context.Context, name, hash string) error
+	SetPasswordHash(ctx context.Context, name, version, hash string) error
 	Rehash(ctx context.Context, name, old, hash string) error
 }
 

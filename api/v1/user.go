@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -10,6 +11,7 @@ import (
 	"go-jwt/global"
 	"go-jwt/middleware"
 	"go-jwt/response"
+	"go-jwt/utils"
 )
 
 // User serves the private routes; middleware.JWT has verified the access
@@ -102,15 +104,16 @@ func (h *User) Password(c *gin.Context) {
 	if err == nil {
 		err = validPassword(f["newPassword"])
 	}
+	var acct utils.Account
 	if err == nil {
-		_, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, claims.Username, f["oldPassword"], global.ErrWrongPassword)
+		acct, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, claims.Username, f["oldPassword"], global.ErrWrongPassword)
 	}
 	var hash string
 	if err == nil {
 		hash, err = h.Hasher.Hash(c.Request.Context(), f["newPassword"])
 	}
 	if err == nil {
-		err = h.Users.SetPasswordHash(c.Request.Context(), claims.Username, hash)
+		err = h.setPassword(c, acct, f["oldPassword"], hash)
 	}
 	var n int
 	if err == nil {
@@ -122,6 +125,38 @@ func (h *User) Password(c *gin.Context) {
 	}
 	h.revoked(c, "password-change", n)
 	c.Status(http.StatusNoContent)
+}
+
+// setPassword stores hash as the new password of acct, the account whose
+// old password was checked, if it is still at acct's version. If it changed
+// in between (a role change, an unlock, an admin's reset), the old password
+// is checked once more against the account as it is now (an admin's new
+// password makes it wrong: 403) and the write is tried again; a second
+// change in that window is 409 conflict, send it again. A user deleted or
+// locked meanwhile has lost every session, this one too: 401 invalid_token.
+// Nothing is ever written to a deleted account.
+func (h *User) setPassword(c *gin.Context, acct utils.Account, old, hash string) error {
+	ctx := c.Request.Context()
+	err := h.Users.SetPasswordHash(ctx, acct.Name, acct.Version, hash)
+	if errors.Is(err, global.ErrAccountChanged) {
+		var now utils.Account
+		if now, err = h.Users.Account(ctx, acct.Name); err == nil && now.Locked {
+			err = global.ErrTokenRevoked // the lock revoked this session
+		}
+		if err == nil {
+			acct, err = checkPassword(c, h.Users, h.Hasher, h.Limiter, h.Log, acct.Name, old, global.ErrWrongPassword)
+		}
+		if err == nil {
+			err = h.Users.SetPasswordHash(ctx, acct.Name, acct.Version, hash)
+		}
+	}
+	switch {
+	case errors.Is(err, global.ErrUserNotFound):
+		return global.ErrTokenRevoked
+	case errors.Is(err, global.ErrAccountChanged):
+		return global.ErrChangedMeanwhile
+	}
+	return err
 }
 
 // Me returns the user's name, the roles the access token carries (current:

@@ -139,27 +139,29 @@ func (rp *RP) FinishRegistration(ctx context.Context, name, challengeID, label s
 	if err != nil {
 		return Passkey{}, fmt.Errorf("%w: credential is not a WebAuthn registration: %v", global.ErrInvalidRequest, err)
 	}
-	c, err := rp.verifyRegistration(ctx, name, challengeID, parsed)
+	handle, c, err := rp.verifyRegistration(ctx, name, challengeID, parsed)
 	if errors.Is(err, global.ErrStoreUnavailable) {
 		return Passkey{}, err
 	}
 	if err != nil {
 		return Passkey{}, fmt.Errorf("%w: %v", global.ErrPasskeyInvalid, reason(err))
 	}
-	return rp.store.add(ctx, name, label, c, rp.now())
+	return rp.store.add(ctx, name, label, handle, c, rp.now())
 }
 
-// verifyRegistration spends the ceremony and checks the credential against it.
-func (rp *RP) verifyRegistration(ctx context.Context, name, challengeID string, parsed *protocol.ParsedCredentialCreationData) (*webauthn.Credential, error) {
+// verifyRegistration spends the ceremony and checks the credential against
+// it: the user handle it was checked against, and the credential.
+func (rp *RP) verifyRegistration(ctx context.Context, name, challengeID string, parsed *protocol.ParsedCredentialCreationData) ([]byte, *webauthn.Credential, error) {
 	data, err := rp.store.take(ctx, registrationKey(name, challengeID))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, err := rp.loadUser(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rp.wa.CreateCredential(u, data, parsed)
+	c, err := rp.wa.CreateCredential(u, data, parsed)
+	return u.handle, c, err
 }
 
 // BeginLogin starts a usernameless sign-in: no credential is named, the

@@ -191,9 +191,13 @@ func (s *Store) List(ctx context.Context, name string) ([]Passkey, error) {
 	return out, nil
 }
 
-// addScript stores a new credential unless the user holds MaxPerUser
+// addScript stores a new credential unless the user's hash does not hold
+// the handle ARGV[5] the ceremony was checked against (-2: the user's
+// passkeys were deleted meanwhile, maybe the user too; never create a hash
+// without a handle, or add to another handle's), the user holds MaxPerUser
 // already (0) or one with the same id (-1).
 var addScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'h') ~= ARGV[5] then return -2 end
 local n = 0
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(f, 1, 2) == 'c:' then n = n + 1 end
@@ -204,20 +208,24 @@ redis.call('HSET', KEYS[1], 'c:' .. ARGV[1], ARGV[2], 'n:' .. ARGV[1], ARGV[3], 
 return 1
 `)
 
-// add stores the new credential c of name; global.ErrTooManyPasskeys past
-// MaxPerUser, global.ErrPasskeyInvalid for an id the user holds already.
-func (s *Store) add(ctx context.Context, name, label string, c *webauthn.Credential, now time.Time) (Passkey, error) {
+// add stores the new credential c of name, whose registration was checked
+// against the user handle handle; global.ErrTooManyPasskeys past
+// MaxPerUser, global.ErrPasskeyInvalid for an id the user holds already or
+// when the user's handle is no longer handle.
+func (s *Store) add(ctx context.Context, name, label string, handle []byte, c *webauthn.Credential, now time.Time) (Passkey, error) {
 	v, err := json.Marshal(record{Name: label, Created: now.Unix(), Credential: *c})
 	if err != nil {
 		return Passkey{}, err
 	}
 	id := encode(c.ID)
-	res, err := addScript.Run(ctx, s.rdb, []string{userKey(name)}, id, v, c.Authenticator.SignCount, MaxPerUser).Int()
+	res, err := addScript.Run(ctx, s.rdb, []string{userKey(name)}, id, v, c.Authenticator.SignCount, MaxPerUser, encode(handle)).Int()
 	switch {
 	case err != nil:
 		return Passkey{}, storeErr(err)
 	case res == 0:
 		return Passkey{}, global.ErrTooManyPasskeys
+	case res == -2:
+		return Passkey{}, fmt.Errorf("%w: the user's passkeys were reset meanwhile", global.ErrPasskeyInvalid)
 	case res < 0:
 		return Passkey{}, fmt.Errorf("%w: this passkey is registered already", global.ErrPasskeyInvalid)
 	}
@@ -278,17 +286,19 @@ func (s *Store) Delete(ctx context.Context, name, id string) error {
 // deleting the user, after which the name can be registered again without
 // inheriting a passkey. The index entry goes first, so a failure halfway
 // leaves passkeys that can no longer sign in, never the other way round.
+// The user's hash is deleted even when it holds no handle (it should not
+// exist then: delete whatever is there).
 func (s *Store) DeleteAll(ctx context.Context, name string) error {
 	key := userKey(name)
 	v, err := s.rdb.HGet(ctx, key, fieldHandle).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
 		return storeErr(err)
-	}
-	if err := s.rdb.Del(ctx, global.KeyPasskeyHandle+v).Err(); err != nil {
-		return storeErr(err)
+	default:
+		if err := s.rdb.Del(ctx, global.KeyPasskeyHandle+v).Err(); err != nil {
+			return storeErr(err)
+		}
 	}
 	return storeErr(s.rdb.Del(ctx, key).Err())
 }
