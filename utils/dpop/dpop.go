@@ -165,13 +165,16 @@ func (v *Verifier) Check(headers []string, r Request) (*Proof, error) {
 	if !ok || json.Unmarshal(raw, c) != nil {
 		return nil, ErrMalformed
 	}
-	h, err := v.header(head)
+	h, cached, err := v.header(head)
 	if err != nil {
 		return nil, err
 	}
 	signature, ok := decodeSegment(sig)
 	if !ok || !h.verify(proof[:len(head)+1+len(payload)], signature) {
 		return nil, ErrSignature
+	}
+	if !cached {
+		v.remember(head, h)
 	}
 	if err := v.checkClaims(c, r); err != nil {
 		return nil, err

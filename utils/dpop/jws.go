@@ -19,8 +19,8 @@ import (
 // map and looked its jwk up again per proof: a client sends every proof
 // with one header (typ, alg and its jwk), so what the header yields — the
 // key, its thumbprint and alg — is worked out once, after the header passed
-// every check, and kept in a bounded cache keyed by the exact header
-// segment. A cached entry is a pure function of its key's bytes: nothing a
+// every check and a proof with it verified, and kept in a bounded cache
+// keyed by the exact header segment. A cached entry is a pure function of its key's bytes: nothing a
 // client sends can make another header's entry say something else, and a
 // header that was refused is never stored, so it is refused again for the
 // same reason. The signature over header.payload is verified on every
@@ -65,38 +65,42 @@ func decodeSegment(s string) ([]byte, bool) {
 	return b, err == nil && base64.RawURLEncoding.EncodedLen(len(b)) == len(s)
 }
 
-// header returns what head yields, from the cache or by checking it: a JSON
-// object whose alg is one of Algs (ErrAlgorithm), whose typ is dpop+jwt
-// (ErrType) and whose jwk is a public key fitting alg (publicKey: ErrKey,
-// ErrPrivateKey).
-func (v *Verifier) header(head string) (checkedHeader, error) {
+// header returns what head yields, from the cache (cached true) or by
+// checking it: a JSON object whose alg is one of Algs (ErrAlgorithm), whose
+// typ is dpop+jwt (ErrType) and whose jwk is a public key fitting alg
+// (publicKey: ErrKey, ErrPrivateKey).
+func (v *Verifier) header(head string) (h checkedHeader, cached bool, err error) {
 	if h, ok := v.headers.Get(head); ok {
-		return h, nil
+		return h, true, nil
 	}
 	raw, ok := decodeSegment(head)
 	if !ok {
-		return checkedHeader{}, ErrMalformed
+		return checkedHeader{}, false, ErrMalformed
 	}
 	var m map[string]any
 	if json.Unmarshal(raw, &m) != nil {
-		return checkedHeader{}, ErrMalformed
+		return checkedHeader{}, false, ErrMalformed
 	}
 	alg, _ := m["alg"].(string)
 	if !slices.Contains(strings.Fields(Algs), alg) {
-		return checkedHeader{}, ErrAlgorithm
+		return checkedHeader{}, false, ErrAlgorithm
 	}
 	if typ, _ := m["typ"].(string); !strings.EqualFold(typ, "dpop+jwt") {
-		return checkedHeader{}, ErrType
+		return checkedHeader{}, false, ErrType
 	}
 	key, jkt, err := publicKey(m["jwk"], alg)
 	if err != nil {
-		return checkedHeader{}, err
+		return checkedHeader{}, false, err
 	}
-	h := checkedHeader{alg: alg, key: key, jkt: jkt}
+	return checkedHeader{alg: alg, key: key, jkt: jkt}, false, nil
+}
+
+// remember caches h for head, once a proof with head verified: so only
+// headers whose key signed something take a place in the cache.
+func (v *Verifier) remember(head string, h checkedHeader) {
 	if len(head) <= maxCachedHeader {
 		v.headers.Add(strings.Clone(head), h) // not a slice of the whole proof
 	}
-	return h, nil
 }
 
 // verify reports whether sig is h's signature of signing: ES256 as r || s
