@@ -10,13 +10,13 @@ package dpop
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"go-jwt/global"
 )
@@ -106,19 +106,20 @@ type Verifier struct {
 	maxAge time.Duration
 	nonces *Nonces
 	now    func() time.Time
-	parser *jwt.Parser
+	// headers maps a header segment that passed every header check to what
+	// it yields (jws.go).
+	headers *lru.Cache[string, checkedHeader]
 }
 
 // NewVerifier returns a verifier accepting proofs issued at most maxAge ago
 // (and at most FutureSkew ahead) by the clock now. With nonces not nil,
 // every proof must carry one of its current nonces.
 func NewVerifier(maxAge time.Duration, nonces *Nonces, now func() time.Time) *Verifier {
-	return &Verifier{
-		maxAge: maxAge, nonces: nonces, now: now,
-		// Pinned to the asymmetric algorithms: "none" and HS256 never reach
-		// the key function.
-		parser: jwt.NewParser(jwt.WithValidMethods(strings.Fields(Algs)), jwt.WithoutClaimsValidation()),
+	headers, err := lru.New[string, checkedHeader](headerCacheSize)
+	if err != nil {
+		panic(err) // only for a size <= 0
 	}
+	return &Verifier{maxAge: maxAge, nonces: nonces, now: now, headers: headers}
 }
 
 // Nonce is the nonce to hand out in DPoP-Nonce, "" when nonces are off.
@@ -139,9 +140,6 @@ type claims struct {
 	Nonce string           `json:"nonce"`
 }
 
-// Valid satisfies jwt.Claims; Check validates the claims itself.
-func (*claims) Valid() error { return nil }
-
 // Check validates the DPoP header values of a request against r: exactly
 // one proof, typ dpop+jwt, an accepted alg, a public jwk of that alg whose
 // signature verifies, jti, htm, htu and iat within the window, ath when r
@@ -157,48 +155,31 @@ func (v *Verifier) Check(headers []string, r Request) (*Proof, error) {
 	case len(headers[0]) > MaxProofLen:
 		return nil, ErrMalformed
 	}
-	var jkt string
-	var keyErr error
+	proof := headers[0]
+	head, payload, sig, ok := segments(proof)
+	if !ok {
+		return nil, ErrMalformed
+	}
+	raw, ok := decodeSegment(payload)
 	c := new(claims)
-	t, err := v.parser.ParseWithClaims(headers[0], c, func(t *jwt.Token) (any, error) {
-		typ, _ := t.Header["typ"].(string)
-		if !strings.EqualFold(typ, "dpop+jwt") {
-			keyErr = ErrType
-			return nil, keyErr
-		}
-		var key any
-		key, jkt, keyErr = publicKey(t.Header["jwk"], t.Method.Alg())
-		return key, keyErr
-	})
+	if !ok || json.Unmarshal(raw, c) != nil {
+		return nil, ErrMalformed
+	}
+	h, cached, err := v.header(head)
 	if err != nil {
-		return nil, parseErr(t, err, keyErr)
+		return nil, err
+	}
+	signature, ok := decodeSegment(sig)
+	if !ok || !h.verify(proof[:len(head)+1+len(payload)], signature) {
+		return nil, ErrSignature
+	}
+	if !cached {
+		v.remember(head, h)
 	}
 	if err := v.checkClaims(c, r); err != nil {
 		return nil, err
 	}
-	return &Proof{JKT: jkt, JTI: c.JTI}, nil
-}
-
-// parseErr names what jwt/v4 refused: our key function's reason, an
-// algorithm outside the list (jwt/v4 reports that as a bad signature), a
-// bad signature, or a malformed token.
-func parseErr(t *jwt.Token, err, keyErr error) error {
-	if keyErr != nil {
-		return keyErr
-	}
-	if t != nil && t.Method != nil && !slices.Contains(strings.Fields(Algs), t.Method.Alg()) {
-		return ErrAlgorithm
-	}
-	var ve *jwt.ValidationError
-	if errors.As(err, &ve) {
-		switch {
-		case ve.Errors&jwt.ValidationErrorSignatureInvalid != 0:
-			return ErrSignature
-		case ve.Errors&jwt.ValidationErrorUnverifiable != 0:
-			return ErrAlgorithm
-		}
-	}
-	return ErrMalformed
+	return &Proof{JKT: h.jkt, JTI: c.JTI}, nil
 }
 
 func (v *Verifier) checkClaims(c *claims, r Request) error {

@@ -200,6 +200,7 @@ func TestCheck(t *testing.T) {
 		{"tampered claims", tamper(es.proof(t, now, nil)), resource, dpop.ErrSignature},
 		{"ES256 signature in ASN.1 DER", derSignature(t, es, es.proof(t, now, nil)), resource, dpop.ErrSignature},
 		{"ES256 signature one byte short", shortSignature(es.proof(t, now, nil)), resource, dpop.ErrSignature},
+		{"signature in a non-canonical base64url spelling", nonCanonical(es.proof(t, now, nil)), resource, dpop.ErrSignature},
 	}
 	v := verifier(clock, nil)
 	for _, tt := range tests {
