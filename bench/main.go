@@ -26,6 +26,10 @@ import (
 
 const secret = "bench-secret-bench-secret-bench-secret"
 
+// dataKey is the DATA_KEY release mode requires (SPEC §11): the bench runs
+// the service as operators do.
+const dataKey = "bench-data-key-bench-data-key-bench-data-key"
+
 // options are the command line.
 type options struct {
 	duration   time.Duration

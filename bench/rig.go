@@ -64,7 +64,7 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 	}
 	defer func() { _ = logFile.Close() }()
 	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), "APP_ADDR="+r.appAddr, "REDIS_ADDR="+redisAddr, "JWT_SECRET="+secret,
+	svc.Env = append(os.Environ(), "APP_ADDR="+r.appAddr, "REDIS_ADDR="+redisAddr, "JWT_SECRET="+secret, "DATA_KEY="+dataKey,
 		"GIN_MODE=release", "DEMO_USER=bench:bench-password", "GO_JWT_INIT=off",
 		"LOGIN_USER_RATE=1000000", "LOGIN_USER_BURST=1000000", "LOGIN_IP_RATE=1000000", "LOGIN_IP_BURST=1000000")
 	if profiling {
