@@ -134,7 +134,16 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		return
 	}
 	h.Log.Info("second factor passed", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
-	h.open(c, acct, read, jkt, global.AMRPassword, global.AMROTP)
+	// The code is spent: should the account change before the session is
+	// written, the mfaToken's password check no longer holds; log in again.
+	reread := func() (utils.Account, error) {
+		acct, err := read()
+		if err == nil && acct.Version != account {
+			err = global.ErrTokenMFA
+		}
+		return acct, err
+	}
+	h.open(c, acct, reread, jkt, global.AMRPassword, global.AMROTP)
 }
 
 // withBudget runs check, a code check of user, within the user's and the

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"go-jwt/global"
+	"go-jwt/utils"
 )
 
 // recordingFactor is a second factor that is on for every user and records
@@ -79,4 +80,52 @@ func login(h *Public, body string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, req)
 	return w
+}
+
+// changingSessions is a session store whose first Create finds the account
+// changed since it was read (a lock, a role change, a TOTP confirmation
+// racing the login); it records what it created after that.
+type changingSessions struct {
+	SessionStore
+	tries   int
+	created int
+}
+
+func (s *changingSessions) Create(context.Context, *utils.Pair, utils.Client, string) error {
+	s.tries++
+	if s.tries == 1 {
+		return global.ErrAccountChanged
+	}
+	s.created++
+	return nil
+}
+
+// lateFactor is off when the login asks first and on when it asks again:
+// TOTP confirmed while the login was between its read and its write.
+type lateFactor struct {
+	LoginFactor
+	asked int
+}
+
+func (f *lateFactor) Enabled(context.Context, string) (bool, error) {
+	f.asked++
+	return f.asked > 1, nil
+}
+
+// TestLoginRacingTOTPOnOpensNoSession: a password login whose account
+// changed before its session was written reads the account again; if the
+// second factor came on meanwhile, the password alone opens nothing (409:
+// log in again, and that login asks the code).
+func TestLoginRacingTOTPOnOpensNoSession(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	sessions, factor, hasher := &changingSessions{}, &lateFactor{}, &countingHasher{}
+	w := login(&Public{Users: oneUser{}, Hasher: hasher, Limiter: noLimits{}, MFA: factor, Sessions: sessions,
+		Tokens: utils.NewJWT([]byte("0123456789abcdef0123456789abcdef"), "jwt-demo", time.Minute, time.Hour, 24*time.Hour, time.Now),
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}, "username=kesa&password=123")
+	if w.Code != http.StatusConflict || strings.Contains(w.Body.String(), "accessToken") || sessions.created != 0 {
+		t.Fatalf("status %d %s, %d sessions created; want 409 and none", w.Code, w.Body, sessions.created)
+	}
+	if len(hasher.verified) != 2 || factor.asked != 2 {
+		t.Fatalf("%d password checks, second factor asked %d times; want 2 and 2", len(hasher.verified), factor.asked)
+	}
 }

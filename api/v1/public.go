@@ -136,7 +136,20 @@ func (h *Public) Login(c *gin.Context) {
 		h.refused(c, acct.Name, err)
 		return
 	}
-	h.open(c, acct, check, jkt, global.AMRPassword)
+	// Read again only if the account changed between the first read and the
+	// session's write: then the second factor may have been turned on
+	// meanwhile, and a password alone must not open a session.
+	reread := func() (utils.Account, error) {
+		acct, err := check()
+		if err == nil {
+			var on bool
+			if on, err = h.MFA.Enabled(c.Request.Context(), acct.Name); err == nil && on {
+				err = global.ErrChangedMeanwhile // log in again: that login asks the code
+			}
+		}
+		return acct, err
+	}
+	h.open(c, acct, reread, jkt, global.AMRPassword)
 }
 
 // refused answers a sign-in that failed with err; a locked account's is
@@ -184,7 +197,10 @@ func startSession(c *gin.Context, s sessionStart, acct utils.Account, reread fun
 		if err == nil {
 			err = s.sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
 		}
-		if !errors.Is(err, global.ErrAccountChanged) || try+1 >= accountRetries {
+		if errors.Is(err, global.ErrAccountChanged) && try+1 >= accountRetries {
+			err = global.ErrChangedMeanwhile // changed again and again: 409, send it again
+		}
+		if !errors.Is(err, global.ErrAccountChanged) {
 			break
 		}
 		if acct, err = reread(); err == nil && acct.Locked {
