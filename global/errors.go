@@ -73,7 +73,7 @@ var (
 	ErrLastAdmin = errors.New("that would leave no unlocked admin")
 	// ErrAccountChanged: the account changed between reading it and
 	// writing a session for it (roles, lock, password); the caller reads it
-	// again. Never shown to a client.
+	// again; should it change on every read, the client gets 409.
 	ErrAccountChanged = errors.New("account changed meanwhile")
 )
 

@@ -101,6 +101,9 @@ var rules = []rule{
 
 	// A password change racing another change of the account.
 	{global.ErrChangedMeanwhile, http.StatusConflict, CodeConflict, "the account changed meanwhile: send the change again"},
+	// A sign-in or refresh whose account changed again on every one of its
+	// reads (login, rotation): as above, never a 500.
+	{global.ErrAccountChanged, http.StatusConflict, CodeConflict, "the account changed meanwhile: send the request again"},
 }
 
 // Status maps err to its HTTP status, error code and message. Errors it does

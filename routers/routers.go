@@ -155,11 +155,7 @@ func New(d Deps) (*gin.Engine, error) {
 
 	// Gateway mode: a reverse proxy asks before passing a request on. The
 	// private group's checks (Auth), counted and never cached (Observe).
-	verifyAuth := d.VerifyAuth
-	if verifyAuth == nil {
-		verifyAuth = d.Auth
-	}
-	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), verifyAuth)
+	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.VerifyAuth)
 	for _, m := range verifyMethods {
 		gateway.Handle(m, "/verify", d.Verify.Allow)
 	}

@@ -197,10 +197,7 @@ func startSession(c *gin.Context, s sessionStart, acct utils.Account, reread fun
 		if err == nil {
 			err = s.sessions.Create(c.Request.Context(), &p, client(c), acct.Version)
 		}
-		if errors.Is(err, global.ErrAccountChanged) && try+1 >= accountRetries {
-			err = global.ErrChangedMeanwhile // changed again and again: 409, send it again
-		}
-		if !errors.Is(err, global.ErrAccountChanged) {
+		if !errors.Is(err, global.ErrAccountChanged) || try+1 >= accountRetries {
 			break
 		}
 		if acct, err = reread(); err == nil && acct.Locked {
