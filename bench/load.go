@@ -26,10 +26,13 @@ type target struct {
 	conns   int    // at most this many connections (0: all)
 	setup   op     // run per connection before the clock starts
 	do      op
+	// pid and redisPID are the processes whose CPU time the window
+	// counts (0: none).
+	pid, redisPID int
 }
 
 func (r *rig) targets(users []string) []target {
-	return []target{
+	ts := []target{
 		{short: "bare", label: "bare gin `GET /ping` (yardstick)", addr: r.bareAddr, path: "/ping", do: bareOp},
 		{short: "ping", label: "service `GET /public/ping`", addr: r.appAddr, path: "/public/ping", service: true, do: pingOp},
 		{short: "welcome", label: "service `GET /user/welcome`", addr: r.appAddr, path: "/user/welcome", service: true, setup: loginSetup(users), do: welcomeOp},
@@ -38,6 +41,11 @@ func (r *rig) targets(users []string) []target {
 		{short: "refresh", label: "service `POST /public/refresh`", addr: r.appAddr, service: true, setup: loginSetup(users), do: refreshOp},
 		{short: "login", label: "service `POST /public/login`", addr: r.appAddr, service: true, conns: loginConns, do: loginOp},
 	}
+	for i := range ts {
+		ts[i].pid, ts[i].redisPID = r.appPID, r.redisPID
+	}
+	ts[0].pid = r.barePID
+	return ts
 }
 
 // result is one route's measurement in one round.
@@ -46,6 +54,7 @@ type result struct {
 	p50, p99 time.Duration
 	errors   int
 	firstErr error
+	cpu      cpuShare
 	// bare is the window of bare gin run right before this one: the
 	// ratio is to it.
 	bare *result
@@ -99,6 +108,7 @@ func load(t target, conns int, d time.Duration, profile, pprofAddr string) resul
 	}()
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
+	meter := startCPU(t.pid, t.redisPID)
 	if profile != "" && d >= 2*time.Second {
 		wg.Go(func() { saveProfile(profile, pprofAddr, d-time.Second) })
 	}
@@ -128,6 +138,7 @@ func load(t target, conns int, d time.Duration, profile, pprofAddr string) resul
 		})
 	}
 	wg.Wait()
+	res.cpu = meter.per(len(lat))
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		res.rps = float64(len(lat)) / d.Seconds()

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,6 +41,7 @@ type options struct {
 	logins     int
 	wrk        bool
 	profileDir string
+	only       map[string]bool // these service routes alone (empty: all)
 }
 
 func main() {
@@ -50,8 +53,15 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 100000, "sessions created to measure Redis memory")
 	flag.BoolVar(&o.wrk, "wrk", true, "also load with wrk (installed with apt-get when missing)")
 	flag.StringVar(&o.profileDir, "profile", "", "save a CPU profile of the service per route (first round) in this folder")
+	only := flag.String("only", "", "comma list of routes to load (ping,welcome,dpop,dpop-ed,refresh,login), for working on one; the full run loads all")
 	flag.Parse()
 	o.logins = 40
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			o.only[name] = true
+		}
+	}
 	if *short {
 		o.duration, o.rounds, o.conns, o.sessions, o.logins = 500*time.Millisecond, 1, 8, 2000, 10
 	}
@@ -85,6 +95,9 @@ func run(o options) error {
 		o.conns, o.rounds, o.duration)
 	rig.window = o.duration
 	targets := rig.targets(users)
+	if o.only != nil {
+		targets = slices.DeleteFunc(targets, func(t target) bool { return t.short != "bare" && !o.only[t.short] })
+	}
 	runs := make([][]result, len(targets))
 	for round := range o.rounds {
 		for i, t := range targets {
@@ -114,7 +127,12 @@ func run(o options) error {
 	}
 	fmt.Printf("### Go load generator (%d connections; login %d)\n\n", o.conns, min(o.conns, loginConns))
 	printTable(targets, runs)
+	printCPU(targets, runs)
+	fmt.Printf("\npeak resident memory (VmHWM) so far: service %.1f MB, bare gin %.1f MB\n", mb(peakRSS(rig.appPID)), mb(peakRSS(rig.barePID)))
 
+	if o.only != nil { // a partial run: the tables above are what was asked for
+		return nil
+	}
 	if o.wrk {
 		if err := runWrk(rig, targets, users, o); err != nil {
 			fmt.Printf("\nwrk: skipped (%v)\n", err)

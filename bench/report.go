@@ -74,3 +74,27 @@ func thousands(n float64) string {
 	}
 	return s
 }
+
+// printCPU prints, per route, the median over the rounds of the CPU time
+// per answered request of the server, redis-server and the load generator:
+// on 2 shared cores a route's throughput is about 2 s / their sum, so this
+// says which of them to make cheaper.
+func printCPU(targets []target, runs [][]result) {
+	fmt.Println("\nCPU time per answered request (median of the rounds; the three share the machine's cores):")
+	fmt.Println()
+	fmt.Println("| route | server | redis-server | load generator | sum |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	for i, t := range targets {
+		var server, redis, gen, sum []time.Duration
+		for _, r := range runs[i] {
+			server = append(server, r.cpu.server)
+			redis = append(redis, r.cpu.redis)
+			gen = append(gen, r.cpu.generator)
+			sum = append(sum, r.cpu.server+r.cpu.redis+r.cpu.generator)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", t.label, us(median(server)), us(median(redis)), us(median(gen)), us(median(sum)))
+	}
+}
+
+// us prints a duration in microseconds, one decimal.
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }

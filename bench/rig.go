@@ -22,6 +22,7 @@ type rig struct {
 	appAddr, bareAddr, pprofAddr string
 	logPath                      string
 	procs                        []*exec.Cmd
+	appPID, barePID, redisPID    int
 	// window is how long each route is loaded (DPoP proofs are signed
 	// ahead for it).
 	window time.Duration
@@ -49,6 +50,7 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 		return nil, fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
 	}
 	r.procs = append(r.procs, rs)
+	r.redisPID = rs.Process.Pid
 	r.rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
 	if err := waitFor(func() error { return r.rdb.Ping(context.Background()).Err() }); err != nil {
 		r.stop()
@@ -85,6 +87,7 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 		}
 		r.procs = append(r.procs, c)
 	}
+	r.appPID, r.barePID = svc.Process.Pid, bareCmd.Process.Pid
 	for _, addr := range []string{r.appAddr, r.bareAddr} {
 		if err := waitFor(func() error {
 			c, err := dial(addr)

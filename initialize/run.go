@@ -24,6 +24,7 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv)
 	// The access log is buffered (at most a second of it is lost on a
 	// crash; none on a clean stop); every other line is written at once.
 	out := logbuf.New(stderr, logbuf.DefaultSize)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
@@ -22,6 +23,11 @@ const maxRequestID = 64
 // sane: 1-64 of A-Z a-z 0-9 . _ -), returned in X-Request-ID and written to
 // every log line. A new id is this process's random prefix and a counter
 // (see IDs): unique without a crypto/rand read per request.
+//
+// It is the outermost middleware, so it also lends the request its
+// c.Keys map (what c.Set fills: the request id, the claims) from a pool and
+// takes it back when the request is done: gin makes a new map per request,
+// and that map was a tenth of a private request's allocated bytes.
 func RequestID() gin.HandlerFunc {
 	ids := NewIDs()
 	return func(c *gin.Context) {
@@ -31,11 +37,20 @@ func RequestID() gin.HandlerFunc {
 		} else {
 			id = ids.Next()
 		}
+		keys := keysPool.Get().(map[any]any)
+		c.Keys = keys
 		c.Set(global.CtxRequestID, id)
 		c.Writer.Header()[requestIDHeader] = []string{id}
 		c.Next()
+		// Nothing holds c past here: no handler keeps the context or
+		// hands it to a goroutine (c.Copy would copy the map).
+		c.Keys = nil
+		clear(keys)
+		keysPool.Put(keys)
 	}
 }
+
+var keysPool = sync.Pool{New: func() any { return make(map[any]any, 4) }}
 
 // saneRequestID reports whether an incoming id may be kept: anything else is
 // replaced, so a client cannot inject into the logs.

@@ -96,3 +96,41 @@ func TestRequestIDHeader(t *testing.T) {
 		})
 	}
 }
+
+// The c.Keys map RequestID lends from its pool is handed to the next
+// request: nothing one request stored (its claims) may still be in it.
+func TestKeysOfOneRequestNeverReachTheNext(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.Use(RequestID())
+	r.GET("/set", func(c *gin.Context) { c.Set(global.CtxClaims, c.Query("v")); c.Status(http.StatusNoContent) })
+	r.GET("/get", func(c *gin.Context) {
+		if v, ok := c.Get(global.CtxClaims); ok {
+			c.String(http.StatusInternalServerError, "left over: %v", v)
+			return
+		}
+		if c.GetString(global.CtxRequestID) == "" {
+			c.String(http.StatusInternalServerError, "no request id")
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				path := "/get"
+				if (i+g)%2 == 0 {
+					path = "/set?v=user" + strings.Repeat("x", i%5)
+				}
+				w := httptest.NewRecorder()
+				r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+				if w.Code != http.StatusNoContent {
+					t.Errorf("%s: %d %s", path, w.Code, w.Body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

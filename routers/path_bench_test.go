@@ -36,7 +36,8 @@ func (w *discardWriter) WriteHeader(s int)           { w.status = s }
 //	REDIS_TEST_ADDR=127.0.0.1:6379 go test -run '^$' -bench RequestPath -benchmem ./routers/
 func BenchmarkRequestPath(b *testing.B) {
 	vars := map[string]string{"GIN_MODE": "release", "JWT_SECRET": "test-secret-test-secret-test-secret",
-		"DEMO_USER": "bench:bench-password", "ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME": "1"}
+		"DEMO_USER": "bench:bench-password", "ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME": "1",
+		"DATA_KEY": "bench-data-key-bench-data-key-bench-data-key"}
 	cfg, err := initialize.LoadConfig(func(k string) string { return vars[k] })
 	if err != nil {
 		b.Fatal(err)
