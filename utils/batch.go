@@ -2,32 +2,39 @@ package utils
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 
 	"github.com/go-redis/redis/v8"
 )
 
-// Batching of access checks. Each private request must ask Redis whether its
-// token is still live; one round trip each costs two syscalls and a wake-up of
-// Redis per request, which on a busy instance is most of the request's CPU.
-// Instead, checks of concurrent requests share a pipeline: one write and one
-// read for many requests. Every check still reads Redis after the request
-// arrived, so a revocation is seen by the very next request: there is no
-// cache.
+// Batching of the Redis commands on the request path. Each private request
+// must ask Redis whether its token is still live (and a DPoP request spends
+// its proof's jti; a refresh reads the account and rotates the session); one
+// round trip each costs two syscalls and a wake-up of Redis per request,
+// which on a busy instance is most of the request's CPU. Instead, the
+// commands of concurrent requests share a pipeline: one write and one read
+// for many requests. Every command is still sent after its request arrived,
+// so a revocation is seen by the very next request: there is no cache.
 //
-// There is no worker goroutine to hand checks to: a request that finds fewer
-// than maxInflight pipelines out sends its own (with whatever is queued),
-// on its own goroutine, and needs no wake-up at all. A request that finds
-// them all out queues its check and sleeps; when a pipeline comes back, its
-// sender wakes the first queued request to send the next one, with the rest
-// of the queue. So each request costs at most one wake-up (two before: the
-// worker's and its own), and an idle instance none.
+// There is no worker goroutine to hand commands to: a request that finds
+// fewer than maxInflight pipelines out sends its own (with whatever is
+// queued), on its own goroutine, and needs no wake-up at all. A request that
+// finds them all out queues its commands and sleeps; when a pipeline comes
+// back, its sender wakes the first queued request to send the next one, with
+// the rest of the queue. So each request costs at most one wake-up, and an
+// idle instance none.
+//
+// In a Redis Cluster the pipeline is go-redis's cluster pipeline: it sends
+// each command to the node of its key, so requests for keys of different
+// slots still share a batch.
 const (
 	maxInflight = 2
-	maxBatch    = 128
+	maxBatch    = 128 // requests in one pipeline
 )
 
-// Where a queued check is: waiting in the queue, chosen to send the next
+// Where a queued request is: waiting in the queue, chosen to send the next
 // pipeline, or taken into a pipeline by another request.
 const (
 	queued = iota
@@ -35,41 +42,40 @@ const (
 	taken
 )
 
-type prefixReq struct {
-	key   string
-	val   string
-	err   error
+type batchReq struct {
+	cmds  []redis.Cmder
 	state int // guarded by the batcher's mu
 	done  chan struct{}
+	room  [2]redis.Cmder // cmds' storage for the usual one or two
 }
 
-var prefixReqPool = sync.Pool{New: func() any { return &prefixReq{done: make(chan struct{}, 1)} }}
+var batchReqPool = sync.Pool{New: func() any { return &batchReq{done: make(chan struct{}, 1)} }}
 
-// prefixBatcher reads the first n bytes of one string key per request,
-// batched (GETRANGE: a missing key reads as "").
-type prefixBatcher struct {
+// batcher sends the commands of concurrent requests in shared pipelines.
+type batcher struct {
 	rdb redis.UniversalClient
-	end int64
 
 	mu       sync.Mutex
 	inflight int // pipelines being sent
-	queue    []*prefixReq
+	queue    []*batchReq
 }
 
-func newPrefixBatcher(rdb redis.UniversalClient, n int) *prefixBatcher {
-	return &prefixBatcher{rdb: rdb, end: int64(n - 1)}
-}
+func newBatcher(rdb redis.UniversalClient) *batcher { return &batcher{rdb: rdb} }
 
-// get returns the first n bytes of the value at key, "" when there is none.
-func (b *prefixBatcher) get(ctx context.Context, key string) (string, error) {
-	r := prefixReqPool.Get().(*prefixReq)
-	r.key = key
+// do sends cmds, in order, in a pipeline shared with other requests' and
+// returns once each holds its answer (or its error: a failed pipeline fails
+// each of its commands). Its error is only ctx's, when the request gave up
+// waiting: then cmds may still be written to and must not be read.
+func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
+	r := batchReqPool.Get().(*batchReq)
+	r.cmds = append(r.room[:0], cmds...)
 	b.mu.Lock()
 	if b.inflight < maxInflight {
 		b.inflight++
 		r.state = leading
 		b.mu.Unlock()
-		return b.lead(ctx, r)
+		b.lead(r)
+		return nil
 	}
 	r.state = queued
 	b.queue = append(b.queue, r)
@@ -91,27 +97,29 @@ func (b *prefixBatcher) get(ctx context.Context, key string) (string, error) {
 		b.mu.Unlock()
 		switch state {
 		case queued:
-			r.key = ""
-			prefixReqPool.Put(r)
-			return "", ctx.Err()
+			b.release(r)
+			return ctx.Err()
 		case taken:
-			// Its sender still writes r and signals done: r is not reused.
-			return "", ctx.Err()
+			// Its sender still writes the commands and signals done: r
+			// is not reused.
+			return ctx.Err()
 		}
 		<-r.done // chosen to lead: the queue behind it depends on it
 	}
 	if r.state == leading {
-		return b.lead(ctx, r)
+		b.lead(r)
+		return nil
 	}
-	return b.release(r)
+	b.release(r)
+	return nil
 }
 
-// lead sends r's check together with what is queued, hands every request
-// of the pipeline its answer, then passes the pipeline slot on.
-func (b *prefixBatcher) lead(ctx context.Context, r *prefixReq) (string, error) {
+// lead sends r's commands together with what is queued, then passes the
+// pipeline slot on and wakes the requests it answered.
+func (b *batcher) lead(r *batchReq) {
 	b.mu.Lock()
 	n := min(len(b.queue), maxBatch-1)
-	batch := make([]*prefixReq, 0, n+1)
+	batch := make([]*batchReq, 0, n+1)
 	batch = append(batch, r)
 	for _, q := range b.queue[:n] {
 		q.state = taken
@@ -120,7 +128,7 @@ func (b *prefixBatcher) lead(ctx context.Context, r *prefixReq) (string, error) 
 	b.queue = append(b.queue[:0], b.queue[n:]...)
 	b.mu.Unlock()
 
-	b.send(ctx, batch)
+	b.send(batch)
 
 	// The slot first, so the next pipeline goes out while these wake.
 	b.mu.Lock()
@@ -137,38 +145,72 @@ func (b *prefixBatcher) lead(ctx context.Context, r *prefixReq) (string, error) 
 	for _, q := range batch[1:] {
 		q.done <- struct{}{}
 	}
-	return b.release(r)
+	b.release(r)
 }
 
-// release returns r's answer and r to the pool.
-func (b *prefixBatcher) release(r *prefixReq) (string, error) {
-	val, err := r.val, r.err
-	r.key, r.val, r.err = "", "", nil
-	prefixReqPool.Put(r)
-	return val, err
+func (b *batcher) release(r *batchReq) {
+	clear(r.room[:])
+	r.cmds = nil
+	batchReqPool.Put(r)
 }
 
-// send runs the batch as one pipeline (a single command when alone).
-func (b *prefixBatcher) send(ctx context.Context, batch []*prefixReq) {
-	if len(batch) == 1 {
-		r := batch[0]
-		r.val, r.err = b.rdb.GetRange(ctx, r.key, 0, b.end).Result()
+// send runs the batch as one pipeline (a single command when alone). Not a
+// request's context: the pipeline serves other requests too. It is bounded
+// by the client's read and write timeouts, and each waiter also watches its
+// own context.
+func (b *batcher) send(batch []*batchReq) {
+	ctx := context.Background()
+	if len(batch) == 1 && len(batch[0].cmds) == 1 {
+		_ = b.rdb.Process(ctx, batch[0].cmds[0])
 		return
 	}
-	// Not the sender's own context: the pipeline serves other requests too.
-	// It is bounded by the client's read/write timeouts, and each waiter
-	// also watches its own context.
-	pctx := context.Background()
 	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(batch))
-	for i, r := range batch {
-		cmds[i] = pipe.GetRange(pctx, r.key, 0, b.end)
-	}
-	_, err := pipe.Exec(pctx)
-	for i, r := range batch {
-		r.val, r.err = cmds[i].Result()
-		if r.err == nil && err != nil {
-			r.err = err
+	for _, r := range batch {
+		for _, c := range r.cmds {
+			_ = pipe.Process(ctx, c)
 		}
 	}
+	_, _ = pipe.Exec(ctx) // each command holds its own answer or error
+}
+
+// getRange reads the first n bytes of the value at key, batched ("" when
+// there is none).
+func (b *batcher) getRange(ctx context.Context, key string, n int) (string, error) {
+	cmd := redis.NewStringCmd(ctx, "getrange", key, 0, n-1)
+	if err := b.do(ctx, cmd); err != nil {
+		return "", err
+	}
+	return cmd.Result()
+}
+
+// scripts is runPipelined through the batcher: the scripts (EVALSHA each)
+// ride in a pipeline shared with other requests' commands; one Redis does
+// not know yet (NOSCRIPT: it did not run) is run again on its own, which
+// loads it. It returns each script's command.
+func (b *batcher) scripts(ctx context.Context, calls ...script) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	cmders := make([]redis.Cmder, len(calls))
+	for i, c := range calls {
+		args := make([]any, 0, 3+len(c.keys)+len(c.args))
+		args = append(args, "evalsha", c.s.Hash(), len(c.keys))
+		for _, k := range c.keys {
+			args = append(args, k)
+		}
+		cmds[i] = redis.NewCmd(ctx, append(args, c.args...)...)
+		cmders[i] = cmds[i]
+	}
+	if err := b.do(ctx, cmders...); err != nil {
+		return nil, err
+	}
+	for i, c := range calls {
+		if e := cmds[i].Err(); e != nil && strings.HasPrefix(e.Error(), "NOSCRIPT") {
+			cmds[i] = c.s.Run(ctx, b.rdb, c.keys, c.args...)
+		}
+	}
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return cmds, e
+		}
+	}
+	return cmds, nil
 }

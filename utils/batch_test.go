@@ -22,13 +22,13 @@ func TestBatcherAnswersEachCheckWithItsOwnKey(t *testing.T) {
 			_ = mr.Set(fmt.Sprintf("k%d", i), fmt.Sprintf("%04d-rest-of-value", i))
 		}
 	}
-	b := newPrefixBatcher(rdb, 4)
+	b := newBatcher(rdb)
 	var wg sync.WaitGroup
 	for g := range 64 {
 		wg.Go(func() {
 			for j := range 50 {
 				i := (g*50 + j) % 300
-				got, err := b.get(context.Background(), fmt.Sprintf("k%d", i))
+				got, err := b.getRange(context.Background(), fmt.Sprintf("k%d", i), 4)
 				want := fmt.Sprintf("%04d", i)
 				if i%7 == 0 {
 					want = ""
@@ -53,7 +53,7 @@ func TestBatcherSurvivesCancelledChecks(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer func() { _ = rdb.Close() }()
 	_ = mr.Set("k", "value")
-	b := newPrefixBatcher(rdb, 2)
+	b := newBatcher(rdb)
 	var wg sync.WaitGroup
 	for g := range 32 {
 		wg.Go(func() {
@@ -62,7 +62,7 @@ func TestBatcherSurvivesCancelledChecks(t *testing.T) {
 				if (g+j)%3 == 0 {
 					cancel() // gives up before or while waiting
 				}
-				got, err := b.get(ctx, "k")
+				got, err := b.getRange(ctx, "k", 2)
 				cancel()
 				if err == nil && got != "va" {
 					t.Errorf("got %q", got)
@@ -71,7 +71,7 @@ func TestBatcherSurvivesCancelledChecks(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got, err := b.get(context.Background(), "k")
+	got, err := b.getRange(context.Background(), "k", 2)
 	if err != nil || got != "va" {
 		t.Fatalf("after cancellations: %q, %v", got, err)
 	}
@@ -87,12 +87,12 @@ func TestBatcherReportsRedisFailure(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer func() { _ = rdb.Close() }()
-	b := newPrefixBatcher(rdb, 2)
+	b := newBatcher(rdb)
 	mr.Close()
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if _, err := b.get(context.Background(), "k"); err == nil {
+			if _, err := b.getRange(context.Background(), "k", 2); err == nil {
 				t.Error("no error with Redis down")
 			}
 		})

@@ -46,15 +46,14 @@ func unbind(v string) (rest, jkt string) {
 	return v, ""
 }
 
-// Also is a Redis command that rides in the round trip of an access check
-// (a DPoP proof's jti, dpop.Replays.Queue): it adds its command to the
-// pipeline and returns what reads its answer once the pipeline ran.
-type Also func(ctx context.Context, pipe redis.Pipeliner) func() error
+// Also is a Redis command that rides with an access check (a DPoP proof's
+// jti, dpop.Replays.Spend): it returns the command and what reads its answer
+// once the command ran.
+type Also func(ctx context.Context) (redis.Cmder, func() error)
 
-// CheckAccessWith is CheckAccess sending also in the same pipeline: one
-// round trip for both. It is not batched with other requests' checks (the
-// DPoP path is the rarer one); a revoked token is reported before also's
-// answer.
+// CheckAccessWith is CheckAccess sending also in the same pipeline, batched
+// like every access check: one round trip for both. A revoked token is
+// reported before also's answer.
 func (s *Sessions) CheckAccessWith(ctx context.Context, c *Claims, also Also) error {
 	live := c.live
 	if live.key == "" {
@@ -63,13 +62,12 @@ func (s *Sessions) CheckAccessWith(ctx context.Context, c *Claims, also Also) er
 			return err
 		}
 	}
-	pipe := s.rdb.Pipeline()
-	got := pipe.GetRange(ctx, live.key, 0, jtiLen-1)
-	result := also(ctx, pipe)
-	if _, err := pipe.Exec(ctx); err != nil {
+	got := redis.NewStringCmd(ctx, "getrange", live.key, 0, jtiLen-1)
+	extra, result := also(ctx)
+	if err := s.batch.do(ctx, got, extra); err != nil {
 		return storeErr(err)
 	}
-	if err := stillLive(live.jti, got.Val(), nil); err != nil {
+	if err := stillLive(live.jti, got.Val(), got.Err()); err != nil {
 		return err
 	}
 	return result()

@@ -128,9 +128,9 @@ func TestCheckAccessWith(t *testing.T) {
 			p := f.login(t)
 			refused := errors.New("refused by the extra command")
 			key := testkit.Name(t)
-			also := func(ctx context.Context, pipe redis.Pipeliner) func() error {
-				cmd := pipe.SetNX(ctx, key, "", time.Minute)
-				return func() error {
+			also := func(ctx context.Context) (redis.Cmder, func() error) {
+				cmd := redis.NewBoolCmd(ctx, "set", key, "", "px", time.Minute.Milliseconds(), "nx")
+				return cmd, func() error {
 					if !cmd.Val() {
 						return refused
 					}

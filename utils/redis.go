@@ -46,11 +46,11 @@ const maxUserAgent = 256
 // with the session's amr (session_layout.go), so refresh re-issues how the
 // user authenticated, and a bound session's DPoP key thumbprint (bound.go).
 type Sessions struct {
-	rdb    redis.UniversalClient
-	access *prefixBatcher
-	max    int
-	grace  time.Duration
-	now    func() time.Time
+	rdb   redis.UniversalClient
+	batch *batcher
+	max   int
+	grace time.Duration
+	now   func() time.Time
 }
 
 // NewSessions returns a session store on rdb that keeps at most maxPerUser
@@ -58,7 +58,7 @@ type Sessions struct {
 // The context is unused (its batching needs no goroutine of its own any
 // more); it stays so that callers need not change.
 func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{rdb: rdb, access: newPrefixBatcher(rdb, jtiLen), max: maxPerUser, grace: grace, now: now}
+	return &Sessions{rdb: rdb, batch: newBatcher(rdb), max: maxPerUser, grace: grace, now: now}
 }
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
@@ -153,7 +153,7 @@ func (s *Sessions) CheckAccess(ctx context.Context, c *Claims) error {
 			return err
 		}
 	}
-	got, err := s.access.get(ctx, live.key)
+	got, err := s.batch.getRange(ctx, live.key, jtiLen)
 	return stillLive(live.jti, got, err)
 }
 
@@ -270,7 +270,7 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
 			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), version, jkt(&next.AccessClaims)},
 	})
-	cmds, err := runPipelined(ctx, s.rdb, calls...)
+	cmds, err := s.batch.scripts(ctx, calls...)
 	if err != nil {
 		return storeErr(err)
 	}

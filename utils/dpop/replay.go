@@ -46,12 +46,15 @@ func (r *Replays) Use(ctx context.Context, p *Proof) error {
 	return spent(ok, err)
 }
 
-// Queue adds the spending of p's jti to pipe and returns what reads its
-// answer once pipe has run (the errors of Use): so the jti rides in the
-// same round trip as the request's access check.
-func (r *Replays) Queue(ctx context.Context, pipe redis.Pipeliner, p *Proof) func() error {
-	cmd := pipe.SetNX(ctx, r.key(p), "", r.ttl)
-	return func() error { return spent(cmd.Result()) }
+// Spend is the spending of p's jti as a command riding with the access
+// check (utils.Sessions.CheckAccessWith): in the same pipeline, batched with
+// other requests' checks. The returned function reads its answer (the
+// errors of Use) once the command ran.
+func (r *Replays) Spend(p *Proof) utils.Also {
+	return func(ctx context.Context) (redis.Cmder, func() error) {
+		cmd := redis.NewBoolCmd(ctx, "set", r.key(p), "", "px", max(r.ttl.Milliseconds(), 1), "nx")
+		return cmd, func() error { return spent(cmd.Result()) }
+	}
 }
 
 func spent(fresh bool, err error) error {
@@ -62,10 +65,4 @@ func spent(fresh bool, err error) error {
 		return ErrReplayed
 	}
 	return nil
-}
-
-// Spend is the spending of p's jti as a command riding in the pipeline of
-// an access check (utils.Sessions.CheckAccessWith): one round trip for both.
-func (r *Replays) Spend(p *Proof) utils.Also {
-	return func(ctx context.Context, pipe redis.Pipeliner) func() error { return r.Queue(ctx, pipe, p) }
 }

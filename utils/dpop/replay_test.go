@@ -36,7 +36,10 @@ func TestReplays(t *testing.T) {
 
 			q := &dpop.Proof{JKT: p.JKT, JTI: testkit.Name(t)}
 			pipe := b.Client.Pipeline()
-			first, again := r.Queue(ctx, pipe, q), r.Queue(ctx, pipe, q)
+			cmd1, first := r.Spend(q)(ctx)
+			cmd2, again := r.Spend(q)(ctx)
+			_ = pipe.Process(ctx, cmd1)
+			_ = pipe.Process(ctx, cmd2)
 			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 				t.Fatal(err)
 			}
