@@ -38,9 +38,37 @@ func cpuTime(pid int) time.Duration {
 
 // cpuShare is the CPU time each process of a window used, per answered
 // request: where a route's cost goes on a machine the load generator,
-// redis-server and the server share.
+// redis-server and the server share. steal is the share of the machine's
+// CPU time the hypervisor gave to others during the window (a virtual
+// machine's neighbours): windows with much of it are slower for reasons
+// outside this machine.
 type cpuShare struct {
 	server, redis, generator time.Duration
+	steal                    float64
+}
+
+// machineTimes is the machine's total and stolen CPU time so far, in
+// ticks, from /proc/stat's first line.
+func machineTimes() (total, steal int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal (guest time is counted in user)
+			total += n
+		}
+		if i == 7 {
+			steal = n
+		}
+	}
+	return total, steal
 }
 
 // cpuMeter takes the CPU times of the server under load, redis-server and
@@ -48,11 +76,14 @@ type cpuShare struct {
 type cpuMeter struct {
 	serverPID, redisPID int
 	server, redis, self time.Duration
+	total, steal        int64
 }
 
 func startCPU(serverPID, redisPID int) cpuMeter {
-	return cpuMeter{serverPID: serverPID, redisPID: redisPID,
+	m := cpuMeter{serverPID: serverPID, redisPID: redisPID,
 		server: cpuTime(serverPID), redis: cpuTime(redisPID), self: cpuTime(0)}
+	m.total, m.steal = machineTimes()
+	return m
 }
 
 // per divides the CPU used since start by n requests.
@@ -61,11 +92,15 @@ func (m cpuMeter) per(n int) cpuShare {
 		return cpuShare{}
 	}
 	d := time.Duration(n)
-	return cpuShare{
+	share := cpuShare{
 		server:    (cpuTime(m.serverPID) - m.server) / d,
 		redis:     (cpuTime(m.redisPID) - m.redis) / d,
 		generator: (cpuTime(0) - m.self) / d,
 	}
+	if total, steal := machineTimes(); total > m.total {
+		share.steal = float64(steal-m.steal) / float64(total-m.total)
+	}
+	return share
 }
 
 // peakRSS is the most resident memory process pid has held (VmHWM), in

@@ -82,17 +82,19 @@ func thousands(n float64) string {
 func printCPU(targets []target, runs [][]result) {
 	fmt.Println("\nCPU time per answered request (median of the rounds; the three share the machine's cores):")
 	fmt.Println()
-	fmt.Println("| route | server | redis-server | load generator | sum |")
-	fmt.Println("|---|--:|--:|--:|--:|")
+	fmt.Println("| route | server | redis-server | load generator | sum | CPU stolen by the hypervisor |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|")
 	for i, t := range targets {
 		var server, redis, gen, sum []time.Duration
+		var steal []float64
 		for _, r := range runs[i] {
 			server = append(server, r.cpu.server)
 			redis = append(redis, r.cpu.redis)
 			gen = append(gen, r.cpu.generator)
 			sum = append(sum, r.cpu.server+r.cpu.redis+r.cpu.generator)
+			steal = append(steal, r.cpu.steal)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", t.label, us(median(server)), us(median(redis)), us(median(gen)), us(median(sum)))
+		fmt.Printf("| %s | %s | %s | %s | %s | %.1f%% |\n", t.label, us(median(server)), us(median(redis)), us(median(gen)), us(median(sum)), 100*median(steal))
 	}
 }
 

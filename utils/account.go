@@ -69,17 +69,30 @@ func (u *Users) Account(ctx context.Context, name string) (Account, error) {
 	return u.account(name, f)
 }
 
+// StoredRoles is an account's roles field as Redis holds it (Set false:
+// the account was stored before roles existed).
+type StoredRoles struct {
+	Text string
+	Set  bool
+}
+
+// Roles returns the roles r stands for: the default ones for an account
+// stored before roles existed.
+func (u *Users) Roles(r StoredRoles) []string {
+	if !r.Set {
+		return append([]string{}, u.defaults...)
+	}
+	return splitRoles(r.Text)
+}
+
 // account builds an Account from the fields of a user's hash.
 func (u *Users) account(name string, f map[string]string) (Account, error) {
 	if f["h"] == "" || f["k"] == "" {
 		return Account{}, global.ErrUserNotFound
 	}
 	a := Account{Name: name, Hash: f["h"] + "$" + f["k"], Locked: f["l"] != "", Version: f["v"]}
-	if r, ok := f["r"]; ok {
-		a.Roles = splitRoles(r)
-	} else { // stored before roles existed
-		a.Roles = append([]string{}, u.defaults...)
-	}
+	r, ok := f["r"]
+	a.Roles = u.Roles(StoredRoles{Text: r, Set: ok})
 	if c, err := strconv.ParseInt(f["c"], 10, 64); err == nil {
 		a.CreatedAt = time.Unix(c, 0).UTC()
 	}

@@ -69,7 +69,7 @@ func TestSessionsRecordAMR(t *testing.T) {
 			old := p.RefreshClaims
 			next, err := f.codec.Issue(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), nil, old.AMR...)
 			if err == nil {
-				err = f.sessions.Rotate(ctx, &old, &next, utils.Client{IP: "192.0.2.2", UserAgent: "other"}, f.version(t))
+				_, err = f.sessions.Rotate(ctx, &old, &next, utils.Client{IP: "192.0.2.2", UserAgent: "other"})
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -55,7 +55,7 @@ func TestBoundSessions(t *testing.T) {
 			sid := p.AccessClaims.SessionID
 			for _, other := range []string{keyB, ""} {
 				next := f.issue(t, sid, other)
-				if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, cl, f.version(t)); !errors.Is(err, global.ErrDPoPKeyMismatch) {
+				if _, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, cl); !errors.Is(err, global.ErrDPoPKeyMismatch) {
 					t.Fatalf("rotation bound to %q: %v, want key mismatch", other, err)
 				}
 			}
@@ -63,13 +63,13 @@ func TestBoundSessions(t *testing.T) {
 				t.Fatalf("a refused rotation changed the session: %v", err)
 			}
 			next := f.issue(t, sid, keyA)
-			if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, cl, f.version(t)); err != nil {
+			if _, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, cl); err != nil {
 				t.Fatalf("rotation with the session's key: %v", err)
 			}
 			// The rotated-away token again, without the key: refused for the
 			// key, not taken for reuse: the session lives.
 			thief := f.issue(t, sid, "")
-			if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &thief, cl, f.version(t)); !errors.Is(err, global.ErrDPoPKeyMismatch) {
+			if _, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &thief, cl); !errors.Is(err, global.ErrDPoPKeyMismatch) {
 				t.Fatalf("old refresh token without the key: %v", err)
 			}
 			if err := f.check(next); err != nil {
@@ -85,11 +85,11 @@ func TestBoundSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			bind := f.issue(t, u.AccessClaims.SessionID, keyA)
-			if err := f.sessions.Rotate(ctx, &u.RefreshClaims, &bind, cl, f.version(t)); !errors.Is(err, global.ErrDPoPKeyMismatch) {
+			if _, err := f.sessions.Rotate(ctx, &u.RefreshClaims, &bind, cl); !errors.Is(err, global.ErrDPoPKeyMismatch) {
 				t.Fatalf("binding an unbound session on refresh: %v", err)
 			}
 			plain := f.issue(t, u.AccessClaims.SessionID, "")
-			if err := f.sessions.Rotate(ctx, &u.RefreshClaims, &plain, cl, f.version(t)); err != nil {
+			if _, err := f.sessions.Rotate(ctx, &u.RefreshClaims, &plain, cl); err != nil {
 				t.Fatalf("unbound rotation of an unbound session: %v", err)
 			}
 		})
@@ -108,7 +108,7 @@ func TestBindingSuffixIsUnambiguous(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := f.issue(t, p.AccessClaims.SessionID, "")
-	if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{IP: "192.0.2.1", UserAgent: ua}, f.version(t)); err != nil {
+	if _, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{IP: "192.0.2.1", UserAgent: ua}); err != nil {
 		t.Fatalf("the session was taken for bound: %v", err)
 	}
 	sess, err := f.sessions.Get(ctx, f.user, p.AccessClaims.SessionID)

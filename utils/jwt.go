@@ -153,6 +153,21 @@ func (j *JWT) Issue(username, sid string, authTime time.Time, roles []string, am
 // IssueBound is Issue for a pair bound to the DPoP key of thumbprint jkt
 // (cnf.jkt in both tokens); with jkt empty it is Issue.
 func (j *JWT) IssueBound(username, sid string, authTime time.Time, jkt string, roles []string, amr ...string) (Pair, error) {
+	p, err := j.NewPair(username, sid, authTime, jkt, amr...)
+	if err == nil {
+		err = j.Sign(&p, roles)
+	}
+	if err != nil {
+		return Pair{}, err
+	}
+	return p, nil
+}
+
+// NewPair is IssueBound's pair before it is signed: its claims, with fresh
+// ids, without roles. A refresh makes it first, so that the rotation can
+// store its ids and read the account's roles in one script
+// (Sessions.Rotate), then signs it with them (Sign).
+func (j *JWT) NewPair(username, sid string, authTime time.Time, jkt string, amr ...string) (Pair, error) {
 	now := j.now().Truncate(time.Second)
 	deadline := authTime.Add(j.maxAge)
 	if !now.Before(deadline) {
@@ -162,21 +177,25 @@ func (j *JWT) IssueBound(username, sid string, authTime time.Time, jkt string, r
 		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
 		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
 	}
-	p.AccessClaims.Roles = roles
 	if len(amr) > 0 { // each token its own copy: callers may change theirs
 		p.AccessClaims.AMR, p.RefreshClaims.AMR = slices.Clone(amr), slices.Clone(amr)
 	}
 	if jkt != "" {
 		p.AccessClaims.Cnf, p.RefreshClaims.Cnf = &Confirmation{JKT: jkt}, &Confirmation{JKT: jkt}
 	}
+	return p, nil
+}
+
+// Sign signs both tokens of p (made by NewPair), the access token carrying
+// roles (sorted).
+func (j *JWT) Sign(p *Pair, roles []string) error {
+	p.AccessClaims.Roles = roles
 	var err error
 	if p.Access, err = j.sign(&p.AccessClaims); err != nil {
-		return Pair{}, err
+		return err
 	}
-	if p.Refresh, err = j.sign(&p.RefreshClaims); err != nil {
-		return Pair{}, err
-	}
-	return p, nil
+	p.Refresh, err = j.sign(&p.RefreshClaims)
+	return err
 }
 
 func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Claims {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ func TestFastParseNeverAcceptsWhatJWTv4Refuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokens := []string{p.Access, p.Refresh, "", "a.b.c", "a.b", p.Access + ".x", p.Access[:len(p.Access)-1]}
+			tokens := []string{p.Access, p.Refresh, "", "a.b.c", "a.b", p.Access + ".x", p.Access[:len(p.Access)-1],
+				p.Access + "x", p.Access + "xxxx", p.Access + strings.Repeat("A", 100)}
 			if tc.other != nil {
 				q, err := tc.other.Issue("kesa", uuid.NewString(), now(), []string{"user"}, "pwd")
 				if err != nil {

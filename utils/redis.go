@@ -200,29 +200,34 @@ func (s *Sessions) CheckRefresh(ctx context.Context, c *Claims) error {
 }
 
 // rotateScript swaps in a new pair if ARGV[1] is the session's current refresh
-// jti and the account is still at version ARGV[11], the one whose roles the
-// new pair carries (else 4, nothing changes: read the account again).
-// Otherwise: session gone (0); the previous refresh token within the
-// grace period (2, nothing changes); any other rotated-away refresh token
-// means theft or replay, so the whole session is revoked (3). If the session
-// already holds the new pair (ARGV[2] is a fresh jti), this very rotation
-// ran before: the client re-sent it after a read timeout, and it succeeds
-// again instead of counting as reuse. A pair bound to another DPoP key
-// than the session's (ARGV[11], "" for none) changes nothing (4): a refresh
-// without the session's key neither rotates nor revokes it.
+// jti, and returns {1, the account's roles field (absent: stored before
+// roles existed)}: the roles are read in the same script as the rotation,
+// so the pair, signed afterwards with them, carries the roles of the moment
+// it became the session's; a role change after that cuts its access token
+// (Users.Update), as it does every session's. An account gone or locked is
+// 0, like a session gone, and nothing changes. Otherwise: the previous
+// refresh token within the grace period (2, nothing changes); any other
+// rotated-away refresh token means theft or replay, so the whole session is
+// revoked (3). If the session already holds the new pair (ARGV[2] is a fresh
+// jti), this very rotation ran before: the client re-sent it after a read
+// timeout, and it succeeds again instead of counting as reuse. A pair bound
+// to another DPoP key than the session's (ARGV[11], "" for none) changes
+// nothing (5): a refresh without the session's key neither rotates nor
+// revokes it.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
-if string.sub(cur, 1, 16) == ARGV[2] then return 1 end
+local acct = redis.call('HMGET', KEYS[2], 'h', 'l', 'r')
+if not acct[1] or acct[2] then return 0 end
+if string.sub(cur, 1, 16) == ARGV[2] then return {1, acct[3]} end
 local jkt = ''
 if #cur >= 122 and string.byte(cur, -44) == 0 then jkt = string.sub(cur, -43) end
-if jkt ~= ARGV[12] then return 5 end
+if jkt ~= ARGV[11] then return 5 end
 if string.sub(cur, 17, 32) == ARGV[1] then
-  if (redis.call('HGET', KEYS[2], 'v') or '') ~= ARGV[11] then return 4 end
   local v = ARGV[2] .. ARGV[3] .. ARGV[1] .. ARGV[4] .. string.sub(cur, 62, 65) .. ARGV[5] .. ARGV[6]
   redis.call('SET', KEYS[1], v, 'PX', ARGV[7])
   redis.call('HSET', KEYS[2], 's:' .. ARGV[9], ARGV[8])
-  return 1
+  return {1, acct[3]}
 end
 if string.sub(cur, 33, 48) == ARGV[1] and tonumber(ARGV[4]) - tonumber(string.sub(cur, 49, 61)) < tonumber(ARGV[10]) then
   return 2
@@ -232,35 +237,38 @@ redis.call('HDEL', KEYS[2], 's:' .. ARGV[9])
 return 3
 `)
 
-// Rotate replaces the session's tokens by the pair next, signed for the
-// account at version, if old is its current refresh token: atomically, so of
-// concurrent rotations with one token exactly one succeeds. A reused refresh
-// token revokes the session and returns global.ErrTokenReused; an account
-// changed since it was read is global.ErrAccountChanged (nothing changed:
-// read it again and sign anew). The session records next's amr (the refresh
-// handler re-issues the presented token's own). A pair bound to another DPoP
-// key than the session (or bound where the session is not, or not where it
-// is) is global.ErrDPoPKeyMismatch, and the session stays as it was.
-func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client, version string) error {
+// Rotate makes the pair next (its claims made, not yet signed: JWT.NewPair)
+// the session's, if old is its current refresh token: atomically, so of
+// concurrent rotations with one token exactly one succeeds. It returns the
+// account's roles as stored at that moment: sign next with them
+// (Users.Roles, JWT.Sign). A reused refresh token revokes the session and
+// returns global.ErrTokenReused; a gone or locked account is
+// global.ErrTokenRevoked. The session records next's amr (the refresh
+// handler re-issues the presented token's own). A pair bound to another
+// DPoP key than the session (or bound where the session is not, or not
+// where it is) is global.ErrDPoPKeyMismatch, and the session stays as it
+// was. One script, batched with other requests' commands.
+func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Client) (StoredRoles, error) {
+	var roles StoredRoles
 	presented, err := rawID(old.ID)
 	if err != nil {
-		return err
+		return roles, err
 	}
 	aid, err := rawID(next.AccessClaims.ID)
 	if err != nil {
-		return err
+		return roles, err
 	}
 	rid, err := rawID(next.RefreshClaims.ID)
 	if err != nil {
-		return err
+		return roles, err
 	}
 	sid, err := rawID(old.SessionID)
 	if err != nil {
-		return err
+		return roles, err
 	}
 	bound, err := binding(&next.AccessClaims)
 	if err != nil {
-		return err
+		return roles, err
 	}
 	now := s.now()
 	ttl := ttlMillis(&next.RefreshClaims, now)
@@ -268,30 +276,48 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
 		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
 		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
-			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), version, jkt(&next.AccessClaims)},
+			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), jkt(&next.AccessClaims)},
 	})
 	cmds, err := s.batch.scripts(ctx, calls...)
 	if err != nil {
-		return storeErr(err)
+		return roles, storeErr(err)
 	}
-	code, err := cmds[len(cmds)-1].Int()
+	code, roles, err := rotateReply(cmds[len(cmds)-1].Val())
 	if err != nil {
-		return storeErr(err)
+		return roles, storeErr(err)
 	}
 	switch code {
 	case 1:
-		return nil
+		return roles, nil
 	case 2:
-		return global.ErrTokenRaced
+		return roles, global.ErrTokenRaced
 	case 3:
-		return global.ErrTokenReused
-	case 4:
-		return global.ErrAccountChanged
+		return roles, global.ErrTokenReused
 	case 5:
-		return global.ErrDPoPKeyMismatch
+		return roles, global.ErrDPoPKeyMismatch
 	default:
-		return global.ErrTokenRevoked
+		return roles, global.ErrTokenRevoked
 	}
+}
+
+// rotateReply reads rotateScript's answer: a code, or {1, roles}.
+func rotateReply(v any) (int64, StoredRoles, error) {
+	switch v := v.(type) {
+	case int64:
+		return v, StoredRoles{}, nil
+	case []any:
+		if len(v) >= 1 {
+			if code, ok := v[0].(int64); ok {
+				if len(v) == 1 {
+					return code, StoredRoles{}, nil
+				}
+				if text, ok := v[1].(string); ok {
+					return code, StoredRoles{Text: text, Set: true}, nil
+				}
+			}
+		}
+	}
+	return 0, StoredRoles{}, fmt.Errorf("rotate: unexpected reply %T", v)
 }
 
 // Revoke ends one session of user: its access and refresh token stop working

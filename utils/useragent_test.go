@@ -121,7 +121,7 @@ func TestUserAgentOutlivesItsSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{IP: "198.51.100.5", UserAgent: ua}, f.version(t)); err != nil {
+	if _, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{IP: "198.51.100.5", UserAgent: ua}); err != nil {
 		t.Fatal(err)
 	}
 	if s, u := sessionTTL(), uaTTL(); s < 167*time.Hour || u < s {

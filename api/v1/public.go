@@ -24,13 +24,15 @@ import (
 type Tokens interface {
 	Issue(username, sid string, authTime time.Time, roles []string, amr ...string) (utils.Pair, error)
 	IssueBound(username, sid string, authTime time.Time, jkt string, roles []string, amr ...string) (utils.Pair, error)
+	NewPair(username, sid string, authTime time.Time, jkt string, amr ...string) (utils.Pair, error)
+	Sign(p *utils.Pair, roles []string) error
 	Parse(token, want string) (*utils.Claims, error)
 }
 
 // SessionStore keeps the live sessions (utils.Sessions).
 type SessionStore interface {
 	Create(ctx context.Context, p *utils.Pair, cl utils.Client, version string) error
-	Rotate(ctx context.Context, old *utils.Claims, next *utils.Pair, cl utils.Client, version string) error
+	Rotate(ctx context.Context, old *utils.Claims, next *utils.Pair, cl utils.Client) (utils.StoredRoles, error)
 	Revoke(ctx context.Context, user, sid string) (bool, error)
 	RevokeAll(ctx context.Context, user, except string) (int, error)
 	List(ctx context.Context, user, current string) ([]utils.Session, error)
@@ -40,6 +42,7 @@ type SessionStore interface {
 // UserStore keeps the accounts (utils.Users).
 type UserStore interface {
 	Account(ctx context.Context, name string) (utils.Account, error)
+	Roles(r utils.StoredRoles) []string
 	SetPasswordHash(ctx context.Context, name, version, hash string) error
 	Rehash(ctx context.Context, name, old, hash string) error
 }
@@ -309,30 +312,20 @@ func (h *Public) Register(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"username": name})
 }
 
-// rotate signs a new pair for the session of old with the user's current
-// roles, read again on every rotation, and rotates to it. A deleted or
-// locked user's session is revoked already; this only says so.
+// rotate makes a new pair for the session of old, rotates the session to it
+// and signs it with the user's roles as the rotation read them (one script:
+// utils.Sessions.Rotate). A deleted or locked user's session is revoked
+// already; this only says so.
 func (h *Public) rotate(c *gin.Context, old *utils.Claims, jkt string) (utils.Pair, error) {
-	ctx := c.Request.Context()
-	var p utils.Pair
-	var err error
-	for range accountRetries { // again only if the account changed meanwhile
-		var acct utils.Account
-		acct, err = h.Users.Account(ctx, old.Username)
-		if errors.Is(err, global.ErrUserNotFound) || (err == nil && acct.Locked) {
-			return p, global.ErrTokenRevoked
-		}
-		if err == nil {
-			p, err = h.Tokens.IssueBound(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), jkt, acct.Roles, old.AMR...)
-		}
-		if err == nil {
-			err = h.Sessions.Rotate(ctx, old, &p, client(c), acct.Version)
-		}
-		if !errors.Is(err, global.ErrAccountChanged) {
-			break
-		}
+	p, err := h.Tokens.NewPair(old.Username, old.SessionID, time.Unix(old.AuthTime, 0), jkt, old.AMR...)
+	if err != nil {
+		return p, err
 	}
-	return p, err
+	roles, err := h.Sessions.Rotate(c.Request.Context(), old, &p, client(c))
+	if err != nil {
+		return p, err
+	}
+	return p, h.Tokens.Sign(&p, h.Users.Roles(roles))
 }
 
 func client(c *gin.Context) utils.Client {
