@@ -134,7 +134,7 @@ func run(args []string, env Env) error {
 	defer closeRedis()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, store, hasher, err := initialize.Accounts(ctx, cfg, rdb, events, time.Now)
+	_, store, hasher, err := initialize.Accounts(ctx, cfg, rdb, events, time.Now, nil)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 	}
 	tokens := utils.NewJWTWithKeys(keys, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
 	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
-	users, accts, hasher, err := Accounts(ctx, cfg, rdb, log, now)
+	users, accts, hasher, err := Accounts(ctx, cfg, rdb, log, now, m.PasswordHashed)
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +148,13 @@ func ensureUser(ctx context.Context, users *utils.Users, accts *accounts.Store, 
 // account store of the admin API and the password hasher) exactly as both
 // the server and the operator command line (package cli) use them. It first
 // indexes the accounts stored before the user index existed.
-func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (
+func Accounts(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time, hashed func(time.Duration)) (
 	*utils.Users, *accounts.Store, *utils.Hasher, error) {
 	users := utils.NewUsers(rdb, cfg.DefaultRoles)
 	accts := accounts.New(rdb, users, cfg.DefaultRoles, now)
 	accts.PurgeOnDelete(mfa.NewPurger(rdb), passkey.NewStore(rdb))
 	hasher, err := utils.NewHasher(utils.Argon2Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
-		cfg.HashConcurrent, cfg.HashWait)
+		cfg.HashConcurrent, cfg.HashWait, hashed)
 	if err != nil {
 		return nil, nil, nil, err
 	}

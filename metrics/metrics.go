@@ -34,6 +34,8 @@ type Metrics struct {
 	// verify counts /auth/verify calls (gateway mode) by outcome.
 	verify *prometheus.CounterVec
 
+	passwordHash prometheus.Histogram
+
 	// dpopRejected counts refused DPoP proofs by reason.
 	dpopRejected *prometheus.CounterVec
 
@@ -107,6 +109,13 @@ func New() *Metrics {
 		Name: "jwt_verify_total", Help: "Forward-auth checks at /auth/verify, by outcome (allowed, unauthenticated, forbidden, unavailable, error).",
 	}, []string{"outcome"})
 	m.Registry.MustRegister(m.verify)
+
+	m.passwordHash = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "password_hash_duration_seconds",
+		Help:    "Time of one argon2id password hash (login, registration, password change), not counting the wait for a hashing slot.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1},
+	})
+	m.Registry.MustRegister(m.passwordHash)
 	return m
 }
 
@@ -136,6 +145,9 @@ func (m *Metrics) Revoked(by string, n int) { m.revoked.WithLabelValues(by).Add(
 
 // DPoPRejected counts a refused DPoP proof by reason (global.DPoPReason).
 func (m *Metrics) DPoPRejected(reason string) { m.dpopRejected.WithLabelValues(reason).Inc() }
+
+// PasswordHashed records how long one password hash took.
+func (m *Metrics) PasswordHashed(d time.Duration) { m.passwordHash.Observe(d.Seconds()) }
 
 // LoginFailed counts a failed password check.
 func (m *Metrics) LoginFailed() { m.loginFailures.Inc() }

@@ -66,7 +66,7 @@ func newHarness(t testing.TB, b testkit.Backend, env map[string]string) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, h.accounts, _, err = initialize.Accounts(t.Context(), cfg, b.Client, log, h.clock.Now); err != nil {
+	if _, h.accounts, _, err = initialize.Accounts(t.Context(), cfg, b.Client, log, h.clock.Now, nil); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -15,7 +15,7 @@ var cheap = utils.Argon2Params{Memory: 1024, Time: 1, Threads: 1}
 
 func newHasher(t *testing.T, p utils.Argon2Params, slots int, wait time.Duration) *utils.Hasher {
 	t.Helper()
-	h, err := utils.NewHasher(p, slots, wait)
+	h, err := utils.NewHasher(p, slots, wait, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,38 @@ func TestCanonicalUsername(t *testing.T) {
 		got, err := utils.CanonicalUsername(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("CanonicalUsername(%q) = %q, %v", tt.in, got, err)
+		}
+	}
+}
+
+// The hasher times each hash a request makes (the metric go run ./bench
+// compares logins with), and not the dummy hash it makes at start-up.
+func TestHasherTimesEachHash(t *testing.T) {
+	ctx := context.Background()
+	var times []time.Duration
+	h, err := utils.NewHasher(cheap, 1, time.Second, func(d time.Duration) { times = append(times, d) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 0 {
+		t.Fatalf("%d hashes timed at start-up", len(times))
+	}
+	hash, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Verify(ctx, hash, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Verify(ctx, "", "unknown user"); err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 3 {
+		t.Fatalf("%d hashes timed, want 3 (hash, verify, verify of an unknown user)", len(times))
+	}
+	for _, d := range times {
+		if d <= 0 {
+			t.Fatalf("a hash timed at %v", d)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func newRigWith(ctx context.Context, t *testing.T, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, r.accounts, _, err = initialize.Accounts(ctx, cfg, backend.Client, log, r.clock.Now); err != nil {
+	if _, r.accounts, _, err = initialize.Accounts(ctx, cfg, backend.Client, log, r.clock.Now, nil); err != nil {
 		t.Fatal(err)
 	}
 	serve(t, apiLn, r.hits.wrap(router))
