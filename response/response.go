@@ -162,13 +162,50 @@ type TokenPair struct {
 func Pair(c *gin.Context, p *utils.Pair) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
-	c.JSON(http.StatusOK, TokenPair{
+	pair := TokenPair{
 		AccessToken:      p.Access,
 		RefreshToken:     p.Refresh,
 		TokenType:        tokenType(&p.AccessClaims),
 		ExpiresIn:        lifetime(&p.AccessClaims),
 		RefreshExpiresIn: lifetime(&p.RefreshClaims),
-	})
+	}
+	if b, ok := appendPair(make([]byte, 0, 96+len(pair.AccessToken)+len(pair.RefreshToken)), &pair); ok {
+		c.Data(http.StatusOK, jsonType, b)
+		return
+	}
+	c.JSON(http.StatusOK, pair)
+}
+
+func jwtByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+}
+
+// jsonType is the Content-Type gin's c.JSON writes.
+const jsonType = "application/json; charset=utf-8"
+
+// appendPair appends what c.JSON writes for p (TestPairJSONIsGinsJSON)
+// without reflection, on every login and refresh; false when a token has a
+// byte outside a JWT's alphabet (base64url and '.'), which encoding/json
+// might escape.
+func appendPair(b []byte, p *TokenPair) ([]byte, bool) {
+	for _, tok := range []string{p.AccessToken, p.RefreshToken} {
+		for i := 0; i < len(tok); i++ {
+			if !jwtByte(tok[i]) {
+				return nil, false
+			}
+		}
+	}
+	b = append(b, `{"accessToken":"`...)
+	b = append(b, p.AccessToken...)
+	b = append(b, `","refreshToken":"`...)
+	b = append(b, p.RefreshToken...)
+	b = append(b, `","tokenType":"`...)
+	b = append(b, p.TokenType...) // "Bearer" or "DPoP"
+	b = append(b, `","expiresIn":`...)
+	b = strconv.AppendInt(b, p.ExpiresIn, 10)
+	b = append(b, `,"refreshExpiresIn":`...)
+	b = strconv.AppendInt(b, p.RefreshExpiresIn, 10)
+	return append(b, '}'), true
 }
 
 // tokenType is "DPoP" for a pair bound to a DPoP key (RFC 9449 §5).

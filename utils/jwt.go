@@ -216,7 +216,7 @@ func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Cl
 
 // sign is jwt/v4's Token.SignedString with the header segment built once.
 func (j *JWT) sign(c *Claims) (string, error) {
-	claims, err := json.Marshal(c)
+	claims, err := marshalClaims(c)
 	if err != nil {
 		return "", err
 	}
