@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/golang-jwt/jwt/v4"
@@ -96,13 +98,52 @@ func (j *JWT) fastParse(token string) (*Claims, bool) {
 	if err != nil {
 		return nil, false
 	}
-	// goccy/go-json, not encoding/json: the payload decoded here is one this
-	// codec signed (the signature is checked above), and it decodes it in
-	// less than half the time (TestFastParseNeverAcceptsWhatJWTv4Refuses
-	// compares its claims with jwt/v4's).
-	c := new(Claims)
-	if gojson.Unmarshal(raw, c) != nil {
+	return decodeClaims(raw)
+}
+
+// wireClaims is Claims as decoded on the fast path: the dates as numbers,
+// not through NumericDate's UnmarshalJSON (which runs encoding/json once per
+// date: most of a decode).
+type wireClaims struct {
+	Username  string           `json:"username"`
+	Type      string           `json:"type"`
+	SessionID string           `json:"sid"`
+	AuthTime  int64            `json:"auth_time"`
+	Roles     []string         `json:"roles,omitempty"`
+	AMR       []string         `json:"amr,omitempty"`
+	Cnf       *Confirmation    `json:"cnf,omitempty"`
+	Issuer    string           `json:"iss,omitempty"`
+	Subject   string           `json:"sub,omitempty"`
+	Audience  jwt.ClaimStrings `json:"aud,omitempty"`
+	ExpiresAt gojson.Number    `json:"exp,omitempty"`
+	NotBefore gojson.Number    `json:"nbf,omitempty"`
+	IssuedAt  gojson.Number    `json:"iat,omitempty"`
+	ID        string           `json:"jti,omitempty"`
+}
+
+// decodeClaims decodes a payload this codec signed (the signature is checked
+// first): with goccy/go-json, not encoding/json, in a fraction of the time;
+// a date that is not a whole number of seconds sends it to the full parse.
+// TestFastParseNeverAcceptsWhatJWTv4Refuses compares its claims with jwt/v4's.
+func decodeClaims(raw []byte) (*Claims, bool) {
+	var w wireClaims
+	if gojson.Unmarshal(raw, &w) != nil {
 		return nil, false
+	}
+	c := &Claims{Username: w.Username, Type: w.Type, SessionID: w.SessionID, AuthTime: w.AuthTime, Roles: w.Roles, AMR: w.AMR, Cnf: w.Cnf,
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID}}
+	for _, d := range []struct {
+		n  gojson.Number
+		to **jwt.NumericDate
+	}{{w.ExpiresAt, &c.ExpiresAt}, {w.NotBefore, &c.NotBefore}, {w.IssuedAt, &c.IssuedAt}} {
+		if d.n == "" {
+			continue
+		}
+		sec, err := strconv.ParseInt(string(d.n), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		*d.to = jwt.NewNumericDate(time.Unix(sec, 0))
 	}
 	return c, true
 }
