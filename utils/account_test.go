@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go-jwt/global"
 	"go-jwt/test/testkit"
@@ -181,4 +182,65 @@ func rawSID(t *testing.T, sid string) string {
 		t.Fatal(err)
 	}
 	return string(u[:])
+}
+
+// TestRefreshRacingARoleChange: the rotation reads the roles in its own
+// script and the pair is signed after it. A role change landing between
+// the two cuts the new access token (signed with the old roles) at its
+// first use, and the next rotation carries the new roles; a locked or
+// deleted account is not rotated at all; an account stored before roles
+// existed gets the default ones.
+func TestRefreshRacingARoleChange(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range testkit.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, 0)
+			p := f.login(t)
+			next, err := f.codec.NewPair(f.user, p.RefreshClaims.SessionID, time.Unix(p.RefreshClaims.AuthTime, 0), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles, err := f.sessions.Rotate(ctx, &p.RefreshClaims, &next, utils.Client{})
+			if err != nil || !slices.Equal(f.users.Roles(roles), []string{"user"}) {
+				t.Fatalf("rotation: roles %+v, %v", roles, err)
+			}
+			if _, err := f.users.Update(ctx, f.user, utils.AnyVersion, utils.Change{Op: utils.OpRoles, Roles: []string{"admin", "user"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.codec.Sign(&next, f.users.Roles(roles)); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.check(next); !errors.Is(err, global.ErrTokenRevoked) {
+				t.Fatalf("an access token signed with the roles from before the change: %v, want revoked", err)
+			}
+			after, err := f.rotate(t, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			third, err := f.codec.NewPair(f.user, p.RefreshClaims.SessionID, time.Unix(p.RefreshClaims.AuthTime, 0), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if roles, err = f.sessions.Rotate(ctx, &after.RefreshClaims, &third, utils.Client{}); err != nil || !slices.Equal(f.users.Roles(roles), []string{"admin", "user"}) {
+				t.Fatalf("the rotation after the change: roles %+v, %v; want the new ones", roles, err)
+			}
+
+			// Stored before roles existed: the default roles.
+			if err := b.Client.HDel(ctx, global.KeyUser+"{"+f.user+"}", "r").Err(); err != nil {
+				t.Fatal(err)
+			}
+			fourth, _ := f.codec.NewPair(f.user, p.RefreshClaims.SessionID, time.Unix(p.RefreshClaims.AuthTime, 0), "")
+			if roles, err = f.sessions.Rotate(ctx, &third.RefreshClaims, &fourth, utils.Client{}); err != nil || roles.Set || !slices.Equal(f.users.Roles(roles), []string{"user"}) {
+				t.Fatalf("an account without roles: %+v, %v; want the defaults", roles, err)
+			}
+
+			if _, err := f.users.Update(ctx, f.user, utils.AnyVersion, utils.Change{Op: utils.OpLock}); err != nil {
+				t.Fatal(err)
+			}
+			fifth, _ := f.codec.NewPair(f.user, p.RefreshClaims.SessionID, time.Unix(p.RefreshClaims.AuthTime, 0), "")
+			if _, err := f.sessions.Rotate(ctx, &fourth.RefreshClaims, &fifth, utils.Client{}); !errors.Is(err, global.ErrTokenRevoked) {
+				t.Fatalf("a locked account's rotation: %v, want revoked", err)
+			}
+		})
+	}
 }

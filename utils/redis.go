@@ -308,7 +308,7 @@ func rotateReply(v any) (int64, StoredRoles, error) {
 	case []any:
 		if len(v) >= 1 {
 			if code, ok := v[0].(int64); ok {
-				if len(v) == 1 {
+				if len(v) == 1 || v[1] == nil { // no roles field (Lua's false is nil)
 					return code, StoredRoles{}, nil
 				}
 				if text, ok := v[1].(string); ok {
