@@ -45,18 +45,10 @@ func newVersion() string {
 var accountFields = []string{"h", "k", "c", "r", "l", "v"}
 
 // Account returns the account of name; global.ErrUserNotFound if there is
-// none. One HMGET of the user's hash, batched with other requests' reads.
+// none. One HMGET of the user's hash (a login's; a refresh reads the
+// account in its rotation script).
 func (u *Users) Account(ctx context.Context, name string) (Account, error) {
-	args := make([]any, 0, 2+len(accountFields))
-	args = append(args, "hmget", userKey(name))
-	for _, f := range accountFields {
-		args = append(args, f)
-	}
-	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := u.batch.do(ctx, cmd); err != nil {
-		return Account{}, storeErr(err)
-	}
-	v, err := cmd.Result()
+	v, err := u.rdb.HMGet(ctx, userKey(name), accountFields...).Result()
 	if err != nil {
 		return Account{}, storeErr(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // Batching of the Redis commands on the request path. Each private request
 // must ask Redis whether its token is still live (and a DPoP request spends
-// its proof's jti; a refresh reads the account and rotates the session); one
+// its proof's jti; a login opens and a refresh rotates its session); one
 // round trip each costs two syscalls and a wake-up of Redis per request,
 // which on a busy instance is most of the request's CPU. Instead, the
 // commands of concurrent requests share a pipeline: one write and one read
@@ -176,17 +176,30 @@ func (b *batcher) send(batch []*batchReq) {
 // getRange reads the first n bytes of the value at key, batched ("" when
 // there is none).
 func (b *batcher) getRange(ctx context.Context, key string, n int) (string, error) {
-	cmd := redis.NewStringCmd(ctx, "getrange", key, 0, n-1)
+	cmd := getRangeCmd(ctx, key, n)
 	if err := b.do(ctx, cmd); err != nil {
 		return "", err
 	}
 	return cmd.Result()
 }
 
-// scripts is runPipelined through the batcher: the scripts (EVALSHA each)
-// ride in a pipeline shared with other requests' commands; one Redis does
-// not know yet (NOSCRIPT: it did not run) is run again on its own, which
-// loads it. It returns each script's command.
+// script is one script call of a pipeline.
+type script struct {
+	s    *redis.Script
+	keys []string
+	args []any
+}
+
+// getRangeCmd reads the first n bytes of key's value.
+func getRangeCmd(ctx context.Context, key string, n int) *redis.StringCmd {
+	return redis.NewStringCmd(ctx, "getrange", key, 0, n-1)
+}
+
+// scripts runs the scripts (EVALSHA each, in order) in a pipeline shared
+// with other requests' commands; one Redis does not know yet (NOSCRIPT: it
+// did not run) is run again on its own, which loads it. It returns each
+// script's command; its error is the first script's that failed (a nil
+// reply is not a failure).
 func (b *batcher) scripts(ctx context.Context, calls ...script) ([]*redis.Cmd, error) {
 	cmds := make([]*redis.Cmd, len(calls))
 	cmders := make([]redis.Cmder, len(calls))

@@ -62,7 +62,7 @@ func (s *Sessions) CheckAccessWith(ctx context.Context, c *Claims, also Also) er
 			return err
 		}
 	}
-	got := redis.NewStringCmd(ctx, "getrange", live.key, 0, jtiLen-1)
+	got := getRangeCmd(ctx, live.key, jtiLen)
 	extra, result := also(ctx)
 	if err := s.batch.do(ctx, got, extra); err != nil {
 		return storeErr(err)

@@ -121,7 +121,7 @@ func (s *Sessions) Create(ctx context.Context, p *Pair, cl Client, version strin
 	now := s.now()
 	ttl := ttlMillis(r, now)
 	hash, ua := userAgentHash(cl.UserAgent)
-	cmds, err := runPipelined(ctx, s.rdb, append(userAgentCall(hash, ua, ttl), script{createScript,
+	cmds, err := s.batch.scripts(ctx, append(userAgentCall(hash, ua, ttl), script{createScript,
 		[]string{sessionKey(a.Username, sid), userKey(a.Username)},
 		[]any{pack(aid, rid, now, hash, cl.IP, a.AMR) + bound, ttl, now.Unix(), r.ExpiresAt.Unix(), sid, s.max, sessionPrefix(a.Username), version},
 	})...)

@@ -35,40 +35,6 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
-// script is one script call of a pipeline.
-type script struct {
-	s    *redis.Script
-	keys []string
-	args []any
-}
-
-// runPipelined runs the scripts in one round trip (EVALSHA each); a script
-// Redis does not know yet (NOSCRIPT: it did not run) is run again on its own,
-// which loads it. It returns each script's command.
-func runPipelined(ctx context.Context, rdb redis.UniversalClient, calls ...script) ([]*redis.Cmd, error) {
-	cmds := make([]*redis.Cmd, len(calls))
-	pipe := rdb.Pipeline()
-	for i, c := range calls {
-		cmds[i] = c.s.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	_, err := pipe.Exec(ctx)
-	for i, c := range calls {
-		if e := cmds[i].Err(); e != nil && strings.HasPrefix(e.Error(), "NOSCRIPT") {
-			cmds[i] = c.s.Run(ctx, rdb, c.keys, c.args...)
-			err = nil
-		}
-	}
-	for _, c := range cmds {
-		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
-			return cmds, e
-		}
-	}
-	if errors.Is(err, redis.Nil) {
-		err = nil
-	}
-	return cmds, err
-}
-
 // userAgentCall is the pipelined write of ua's text for a session kept ttl
 // ms; nothing when the session has no User-Agent.
 func userAgentCall(hash, ua string, ttl int64) []script {

@@ -47,14 +47,13 @@ func validNameRune(r rune) bool {
 // (see Sessions).
 type Users struct {
 	rdb      redis.UniversalClient
-	batch    *batcher // Account, read on every refresh
 	defaults []string
 }
 
 // NewUsers returns a user store on rdb. defaults are the roles of an account
 // stored before roles existed (no r field).
 func NewUsers(rdb redis.UniversalClient, defaults []string) *Users {
-	return &Users{rdb: rdb, batch: newBatcher(rdb), defaults: defaults}
+	return &Users{rdb: rdb, defaults: defaults}
 }
 
 func userKey(name string) string { return global.KeyUser + "{" + name + "}" }
