@@ -3,6 +3,7 @@ package utils
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,38 +45,53 @@ const (
 
 type batchReq struct {
 	cmds  []redis.Cmder
-	state int // guarded by the batcher's mu
+	key   string // a key whose value's first n bytes are read ("" for none)
+	n     int
+	val   string // what was read at key
+	err   error  // why it was not
+	state int    // guarded by the batcher's mu
 	done  chan struct{}
-	room  [2]redis.Cmder // cmds' storage for the usual one or two
+	room  [2]redis.Cmder // cmds' storage for the usual one
 }
 
 var batchReqPool = sync.Pool{New: func() any { return &batchReq{done: make(chan struct{}, 1)} }}
 
 // batcher sends the commands of concurrent requests in shared pipelines.
 type batcher struct {
-	rdb redis.UniversalClient
+	rdb  redis.UniversalClient
+	mget bool // the keys of a batch may share one MGET (not on a cluster)
 
 	mu       sync.Mutex
 	inflight int // pipelines being sent
 	queue    []*batchReq
 }
 
-func newBatcher(rdb redis.UniversalClient) *batcher { return &batcher{rdb: rdb} }
+// newBatcher batches rdb's commands. On one Redis (or a Sentinel's
+// master) the keys read by a batch's requests share one MGET: Redis then
+// runs one command for all of them instead of one each. A cluster's keys
+// live on different nodes, and each gets its own GETRANGE there.
+func newBatcher(rdb redis.UniversalClient) *batcher {
+	_, single := rdb.(*redis.Client)
+	return &batcher{rdb: rdb, mget: single}
+}
 
-// do sends cmds, in order, in a pipeline shared with other requests' and
-// returns once each holds its answer (or its error: a failed pipeline fails
-// each of its commands). Its error is only ctx's, when the request gave up
-// waiting: then cmds may still be written to and must not be read.
-func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
+// do reads the first n bytes of the value at key ("" for none: the key
+// is missing, or holds no string) and sends cmds, in a pipeline shared with
+// other requests' reads and commands; it returns once each holds its answer
+// (a failed pipeline fails each of them). With key "" it only sends cmds.
+// When the request gave up waiting, its error is ctx's and cmds may still
+// be written to: then they must not be read.
+func (b *batcher) do(ctx context.Context, key string, n int, cmds ...redis.Cmder) (string, error) {
 	r := batchReqPool.Get().(*batchReq)
 	r.cmds = append(r.room[:0], cmds...)
+	r.key, r.n = key, n
 	b.mu.Lock()
 	if b.inflight < maxInflight {
 		b.inflight++
 		r.state = leading
 		b.mu.Unlock()
 		b.lead(r)
-		return nil
+		return b.release(r)
 	}
 	r.state = queued
 	b.queue = append(b.queue, r)
@@ -97,21 +113,19 @@ func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) error {
 		b.mu.Unlock()
 		switch state {
 		case queued:
-			b.release(r)
-			return ctx.Err()
+			_, _ = b.release(r)
+			return "", ctx.Err()
 		case taken:
-			// Its sender still writes the commands and signals done: r
+			// Its sender still writes the answers and signals done: r
 			// is not reused.
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 		<-r.done // chosen to lead: the queue behind it depends on it
 	}
 	if r.state == leading {
 		b.lead(r)
-		return nil
 	}
-	b.release(r)
-	return nil
+	return b.release(r)
 }
 
 // lead sends r's commands together with what is queued, then passes the
@@ -145,13 +159,14 @@ func (b *batcher) lead(r *batchReq) {
 	for _, q := range batch[1:] {
 		q.done <- struct{}{}
 	}
-	b.release(r)
 }
 
-func (b *batcher) release(r *batchReq) {
-	clear(r.room[:])
-	r.cmds = nil
+// release returns r to the pool, and what was read for it.
+func (b *batcher) release(r *batchReq) (string, error) {
+	val, err := r.val, r.err
+	*r = batchReq{done: r.done}
 	batchReqPool.Put(r)
+	return val, err
 }
 
 // send runs the batch as one pipeline (a single command when alone). Not a
@@ -160,27 +175,74 @@ func (b *batcher) release(r *batchReq) {
 // own context.
 func (b *batcher) send(batch []*batchReq) {
 	ctx := context.Background()
-	if len(batch) == 1 && len(batch[0].cmds) == 1 {
-		_ = b.rdb.Process(ctx, batch[0].cmds[0])
-		return
-	}
-	pipe := b.rdb.Pipeline()
+	var keys int
 	for _, r := range batch {
-		for _, c := range r.cmds {
-			_ = pipe.Process(ctx, c)
+		keys += min(len(r.key), 1)
+	}
+	var mget *redis.StringSliceCmd
+	reads := make([]*redis.StringCmd, 0, len(batch)) // without the MGET: a GETRANGE each
+	all := make([]redis.Cmder, 0, len(batch)+1)
+	if b.mget && keys > 1 {
+		args := make([]any, 1, keys+1)
+		args[0] = "mget"
+		for _, r := range batch {
+			if r.key != "" {
+				args = append(args, r.key)
+			}
+		}
+		mget = redis.NewStringSliceCmd(ctx, args...)
+		all = append(all, mget)
+	} else {
+		for _, r := range batch {
+			if r.key != "" {
+				reads = append(reads, getRangeCmd(ctx, r.key, r.n))
+				all = append(all, reads[len(reads)-1])
+			}
 		}
 	}
-	_, _ = pipe.Exec(ctx) // each command holds its own answer or error
+	for _, r := range batch {
+		all = append(all, r.cmds...)
+	}
+	if len(all) == 1 {
+		_ = b.rdb.Process(ctx, all[0])
+	} else {
+		pipe := b.rdb.Pipeline()
+		for _, c := range all {
+			_ = pipe.Process(ctx, c)
+		}
+		_, _ = pipe.Exec(ctx) // each command holds its own answer or error
+	}
+
+	var vals []string
+	var err error
+	if mget != nil {
+		if vals, err = mget.Result(); err == nil && len(vals) != keys {
+			err = errors.New("redis: MGET answered " + strconv.Itoa(len(vals)) + " values for " + strconv.Itoa(keys) + " keys")
+		}
+	}
+	i := 0
+	for _, r := range batch {
+		switch {
+		case r.key == "":
+			continue
+		case mget == nil:
+			r.val, r.err = reads[i].Result()
+			if r.err != nil && strings.HasPrefix(r.err.Error(), "WRONGTYPE") {
+				r.val, r.err = "", nil // no string there, as MGET reads it
+			}
+		case err != nil:
+			r.err = err
+		default:
+			r.val = vals[i][:min(r.n, len(vals[i]))]
+		}
+		i++
+	}
 }
 
 // getRange reads the first n bytes of the value at key, batched ("" when
 // there is none).
 func (b *batcher) getRange(ctx context.Context, key string, n int) (string, error) {
-	cmd := getRangeCmd(ctx, key, n)
-	if err := b.do(ctx, cmd); err != nil {
-		return "", err
-	}
-	return cmd.Result()
+	return b.do(ctx, key, n)
 }
 
 // script is one script call of a pipeline.
@@ -212,7 +274,7 @@ func (b *batcher) scripts(ctx context.Context, calls ...script) ([]*redis.Cmd, e
 		cmds[i] = redis.NewCmd(ctx, append(args, c.args...)...)
 		cmders[i] = cmds[i]
 	}
-	if err := b.do(ctx, cmders...); err != nil {
+	if _, err := b.do(ctx, "", 0, cmders...); err != nil {
 		return nil, err
 	}
 	for i, c := range calls {

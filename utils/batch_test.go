@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,37 +13,79 @@ import (
 )
 
 // Many concurrent checks, more than the pipelines in flight can carry at
-// once: every one gets its own key's answer, and a missing key reads "".
+// once, some with a command of their own and some only a command: every
+// one gets its own key's answer (a missing key, or one holding no string,
+// reads ""), and every command runs once. The same with the keys of a batch
+// in one MGET and, as on a cluster, a GETRANGE each.
 func TestBatcherAnswersEachCheckWithItsOwnKey(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer func() { _ = rdb.Close() }()
-	for i := range 300 {
-		if i%7 != 0 {
-			_ = mr.Set(fmt.Sprintf("k%d", i), fmt.Sprintf("%04d-rest-of-value", i))
-		}
-	}
-	b := newBatcher(rdb)
-	var wg sync.WaitGroup
-	for g := range 64 {
-		wg.Go(func() {
-			for j := range 50 {
-				i := (g*50 + j) % 300
-				got, err := b.getRange(context.Background(), fmt.Sprintf("k%d", i), 4)
-				want := fmt.Sprintf("%04d", i)
-				if i%7 == 0 {
-					want = ""
+	for _, mget := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mget=%v", mget), func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			defer func() { _ = rdb.Close() }()
+			for i := range 300 {
+				switch {
+				case i%13 == 0:
+					mr.HSet(fmt.Sprintf("k%d", i), "f", "v")
+				case i%7 != 0:
+					_ = mr.Set(fmt.Sprintf("k%d", i), fmt.Sprintf("%04d-rest-of-value", i))
 				}
-				if err != nil || got != want {
-					t.Errorf("k%d: %q, %v; want %q", i, got, err, want)
-					return
-				}
+			}
+			b := newBatcher(rdb)
+			if b.mget != true {
+				t.Fatal("one Redis: the batcher does not use MGET")
+			}
+			b.mget = mget
+			var wg sync.WaitGroup
+			var incrs atomic.Int64
+			for g := range 64 {
+				wg.Go(func() {
+					for j := range 50 {
+						i := (g*50 + j) % 300
+						key := fmt.Sprintf("k%d", i)
+						var cmds []redis.Cmder
+						if j%5 == 0 {
+							cmds = append(cmds, redis.NewIntCmd(context.Background(), "incr", "counter"))
+							incrs.Add(1)
+						}
+						if j%11 == 0 {
+							key = ""
+						}
+						got, err := b.do(context.Background(), key, 4, cmds...)
+						want := fmt.Sprintf("%04d", i)
+						if i%7 == 0 || i%13 == 0 || key == "" {
+							want = ""
+						}
+						if err != nil || got != want {
+							t.Errorf("%q: %q, %v; want %q", key, got, err, want)
+							return
+						}
+						for _, c := range cmds {
+							if c.Err() != nil {
+								t.Errorf("incr: %v", c.Err())
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if b.inflight != 0 || len(b.queue) != 0 {
+				t.Fatalf("after the load: %d pipelines in flight, %d queued", b.inflight, len(b.queue))
+			}
+			if n, _ := mr.Get("counter"); n != fmt.Sprint(incrs.Load()) {
+				t.Fatalf("counter %s, want %d", n, incrs.Load())
 			}
 		})
 	}
-	wg.Wait()
-	if b.inflight != 0 || len(b.queue) != 0 {
-		t.Fatalf("after the load: %d pipelines in flight, %d queued", b.inflight, len(b.queue))
+}
+
+// A cluster's batches read each key with its own GETRANGE: its keys are on
+// different nodes, and an MGET across slots fails.
+func TestBatcherNoMGETOnACluster(t *testing.T) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer func() { _ = rdb.Close() }()
+	if newBatcher(rdb).mget {
+		t.Fatal("MGET on a cluster")
 	}
 }
 

@@ -62,12 +62,9 @@ func (s *Sessions) CheckAccessWith(ctx context.Context, c *Claims, also Also) er
 			return err
 		}
 	}
-	got := getRangeCmd(ctx, live.key, jtiLen)
 	extra, result := also(ctx)
-	if err := s.batch.do(ctx, got, extra); err != nil {
-		return storeErr(err)
-	}
-	if err := stillLive(live.jti, got.Val(), got.Err()); err != nil {
+	got, err := s.batch.do(ctx, live.key, jtiLen, extra)
+	if err := stillLive(live.jti, got, err); err != nil {
 		return err
 	}
 	return result()
