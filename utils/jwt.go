@@ -4,11 +4,13 @@
 package utils
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
@@ -173,9 +175,12 @@ func (j *JWT) NewPair(username, sid string, authTime time.Time, jkt string, amr 
 	if !now.Before(deadline) {
 		return Pair{}, global.ErrTokenExpired
 	}
+	// iat and nbf of both tokens: one value, shared (claims are read,
+	// never changed, once made).
+	issued := jwt.NewNumericDate(now)
 	p := Pair{
-		AccessClaims:  j.claims(username, sid, global.TokenAccess, now, authTime, minTime(now.Add(j.accessTTL), deadline)),
-		RefreshClaims: j.claims(username, sid, global.TokenRefresh, now, authTime, minTime(now.Add(j.refreshTTL), deadline)),
+		AccessClaims:  j.claims(username, sid, global.TokenAccess, issued, authTime, minTime(now.Add(j.accessTTL), deadline)),
+		RefreshClaims: j.claims(username, sid, global.TokenRefresh, issued, authTime, minTime(now.Add(j.refreshTTL), deadline)),
 	}
 	if len(amr) > 0 { // each token its own copy: callers may change theirs
 		p.AccessClaims.AMR, p.RefreshClaims.AMR = slices.Clone(amr), slices.Clone(amr)
@@ -198,7 +203,7 @@ func (j *JWT) Sign(p *Pair, roles []string) error {
 	return err
 }
 
-func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Claims {
+func (j *JWT) claims(username, sid, typ string, issued *jwt.NumericDate, authTime, exp time.Time) Claims {
 	return Claims{
 		Username:  username,
 		Type:      typ,
@@ -207,15 +212,19 @@ func (j *JWT) claims(username, sid, typ string, now, authTime, exp time.Time) Cl
 		RegisteredClaims: jwt.RegisteredClaims{
 			ID:        uuid.NewString(),
 			Issuer:    j.issuer,
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  issued,
+			NotBefore: issued,
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
 }
 
 // sign is jwt/v4's Token.SignedString with the header segment built once.
+// With HS256 the token is built in one buffer (a refresh signs two).
 func (j *JWT) sign(c *Claims) (string, error) {
+	if j.fast.macs != nil {
+		return j.signHS256(c)
+	}
 	claims, err := marshalClaims(c)
 	if err != nil {
 		return "", err
@@ -233,6 +242,33 @@ func (j *JWT) sign(c *Claims) (string, error) {
 	}
 	return s, nil
 }
+
+// signHS256 is sign for HS256: header, claims and signature appended to
+// one buffer, the claims' JSON made in a pooled one.
+func (j *JWT) signHS256(c *Claims) (string, error) {
+	scratch := claimsBufs.Get().(*[]byte)
+	defer claimsBufs.Put(scratch)
+	claims, ok := appendClaims((*scratch)[:0], c)
+	if !ok {
+		var err error
+		if claims, err = json.Marshal(c); err != nil {
+			return "", err
+		}
+	} else {
+		*scratch = claims
+	}
+	enc := base64.RawURLEncoding
+	b := make([]byte, 0, len(j.header)+1+enc.EncodedLen(len(claims))+1+enc.EncodedLen(sha256.Size))
+	b = append(b, j.header...)
+	b = append(b, '.')
+	b = enc.AppendEncode(b, claims)
+	var sum [sha256.Size]byte
+	sig := j.fast.sumBytes(b, sum[:0])
+	b = append(b, '.')
+	return string(enc.AppendEncode(b, sig)), nil
+}
+
+var claimsBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // Parse verifies token and returns its claims if it is a live-looking token
 // of type want: right algorithm and signature, our issuer, not expired, not

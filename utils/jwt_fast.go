@@ -65,6 +65,16 @@ func (f fastKeys) sum(signing string, b []byte) []byte {
 	return b
 }
 
+// sumBytes is sum of a signing input in bytes.
+func (f fastKeys) sumBytes(signing, b []byte) []byte {
+	mac := f.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(signing)
+	b = mac.Sum(b)
+	f.macs.Put(mac)
+	return b
+}
+
 // fastParse returns the claims of token if its header segment is the
 // codec's own and its signature checks out; false sends the caller to the
 // full parse.
