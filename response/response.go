@@ -160,8 +160,8 @@ type TokenPair struct {
 
 // Pair answers 200 with p. Tokens must not be cached by any browser or proxy.
 func Pair(c *gin.Context, p *utils.Pair) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
+	h := c.Writer.Header()
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	pair := TokenPair{
 		AccessToken:      p.Access,
 		RefreshToken:     p.Refresh,
@@ -170,15 +170,28 @@ func Pair(c *gin.Context, p *utils.Pair) {
 		RefreshExpiresIn: lifetime(&p.RefreshClaims),
 	}
 	if b, ok := appendPair(make([]byte, 0, 96+len(pair.AccessToken)+len(pair.RefreshToken)), &pair); ok {
-		c.Data(http.StatusOK, jsonType, b)
+		h["Content-Type"] = jsonTypes
+		c.Writer.WriteHeader(http.StatusOK)
+		_, _ = c.Writer.Write(b)
 		return
 	}
 	c.JSON(http.StatusOK, pair)
 }
 
-func jwtByte(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-}
+// Header values of every pair answer, shared: net/http only reads them.
+var (
+	noStore   = []string{"no-store"}
+	noCache   = []string{"no-cache"}
+	jsonTypes = []string{jsonType}
+)
+
+// jwtAlphabet holds the bytes of a JWT: base64url and '.'.
+var jwtAlphabet = func() (a [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		a[c] = true
+	}
+	return a
+}()
 
 // jsonType is the Content-Type gin's c.JSON writes.
 const jsonType = "application/json; charset=utf-8"
@@ -190,7 +203,7 @@ const jsonType = "application/json; charset=utf-8"
 func appendPair(b []byte, p *TokenPair) ([]byte, bool) {
 	for _, tok := range []string{p.AccessToken, p.RefreshToken} {
 		for i := 0; i < len(tok); i++ {
-			if !jwtByte(tok[i]) {
+			if !jwtAlphabet[tok[i]] {
 				return nil, false
 			}
 		}

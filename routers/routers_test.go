@@ -181,8 +181,9 @@ func TestTutorialSession(t *testing.T) {
 		if cookieOf(w) == nil { // curl ignores it: the lines below must work without it
 			t.Fatal("the default run sets no refresh cookie: REFRESH_COOKIE should default to on outside release mode")
 		}
-		if w.Header().Get("Cache-Control") != "no-store" {
-			t.Fatalf("token answer Cache-Control %q", w.Header().Get("Cache-Control"))
+		if h := w.Header(); h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" ||
+			h.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Fatalf("token answer Cache-Control %q, Pragma %q, Content-Type %q", h.Get("Cache-Control"), h.Get("Pragma"), h.Get("Content-Type"))
 		}
 		if p.TokenType != "Bearer" || p.ExpiresIn != 900 || p.RefreshExpiresIn != 604800 {
 			t.Fatalf("pair %+v", p)

@@ -275,7 +275,7 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	hash, ua := userAgentHash(cl.UserAgent)
 	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
 		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
-		[]any{presented, aid, rid, fmt.Sprintf("%013d", now.UnixMilli()), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
+		[]any{presented, aid, rid, millis13(now), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
 			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), jkt(&next.AccessClaims)},
 	})
 	cmds, err := s.batch.scripts(ctx, calls...)

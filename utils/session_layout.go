@@ -71,6 +71,18 @@ func sessionID(raw string) string {
 	return u.String()
 }
 
+// millis13 is t's unix millisecond in 13 digits, zero-padded (until 2286):
+// the rotation script compares such numbers.
+func millis13(t time.Time) string {
+	var b [13]byte
+	ms := t.UnixMilli()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + ms%10)
+		ms /= 10
+	}
+	return string(b[:])
+}
+
 // unixBytes is t's unix second as 4 bytes big-endian (good until 2106).
 func unixBytes(t time.Time) string {
 	var b [4]byte
