@@ -32,20 +32,31 @@ type target struct {
 }
 
 func (r *rig) targets(users []string) []target {
-	ts := []target{
-		{short: "bare", label: "bare gin `GET /ping` (yardstick)", addr: r.bareAddr, path: "/ping", do: bareOp},
-		{short: "ping", label: "service `GET /public/ping`", addr: r.appAddr, path: "/public/ping", service: true, do: pingOp},
-		{short: "welcome", label: "service `GET /user/welcome`", addr: r.appAddr, path: "/user/welcome", service: true, setup: loginSetup(users), do: welcomeOp},
-		dpopTarget(r.appAddr, users, r.window, false), // bench/dpop.go
-		dpopTarget(r.appAddr, users, r.window, true),
-		{short: "refresh", label: "service `POST /public/refresh`", addr: r.appAddr, service: true, setup: loginSetup(users), do: refreshOp},
-		{short: "login", label: "service `POST /public/login`", addr: r.appAddr, service: true, conns: loginConns, do: loginOp},
+	ts := []target{{short: "bare", label: "bare gin `GET /ping` (yardstick)", addr: r.bareAddr, path: "/ping", do: bareOp, pid: r.barePID, redisPID: r.redisPID}}
+	versus := serviceTargets(r.versusAddr, users, r.window)
+	for i, t := range serviceTargets(r.appAddr, users, r.window) {
+		t.pid, t.redisPID = r.appPID, r.redisPID
+		ts = append(ts, t)
+		if r.versusAddr != "" && t.short != "login" {
+			v := versus[i]
+			v.short, v.label = t.short+"-vs", t.label+", versus"
+			v.pid, v.redisPID, v.service = r.versusPID, r.redisPID, false // not profiled: pprof is the service's
+			ts = append(ts, v)
+		}
 	}
-	for i := range ts {
-		ts[i].pid, ts[i].redisPID = r.appPID, r.redisPID
-	}
-	ts[0].pid = r.barePID
 	return ts
+}
+
+// serviceTargets are the service's routes at addr.
+func serviceTargets(addr string, users []string, window time.Duration) []target {
+	return []target{
+		{short: "ping", label: "service `GET /public/ping`", addr: addr, path: "/public/ping", service: true, do: pingOp},
+		{short: "welcome", label: "service `GET /user/welcome`", addr: addr, path: "/user/welcome", service: true, setup: loginSetup(users), do: welcomeOp},
+		dpopTarget(addr, users, window, false), // bench/dpop.go
+		dpopTarget(addr, users, window, true),
+		{short: "refresh", label: "service `POST /public/refresh`", addr: addr, service: true, setup: loginSetup(users), do: refreshOp},
+		{short: "login", label: "service `POST /public/login`", addr: addr, service: true, conns: loginConns, do: loginOp},
+	}
 }
 
 // result is one route's measurement in one round.

@@ -42,6 +42,7 @@ type options struct {
 	wrk        bool
 	profileDir string
 	only       map[string]bool // these service routes alone (empty: all)
+	versus     string          // another build of the service, loaded beside this one
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 100000, "sessions created to measure Redis memory")
 	flag.BoolVar(&o.wrk, "wrk", true, "also load with wrk (installed with apt-get when missing)")
 	flag.StringVar(&o.profileDir, "profile", "", "save a CPU profile of the service per route (first round) in this folder")
+	flag.StringVar(&o.versus, "versus", "", "a go-jwt binary (another revision: git worktree add, go build) run beside this tree's build, each route loaded on both in turn, for an A/B in one run")
 	only := flag.String("only", "", "comma list of routes to load (ping,welcome,dpop,dpop-ed,refresh,login), for working on one; the full run loads all")
 	flag.Parse()
 	o.logins = 40
@@ -80,7 +82,7 @@ func run(o options) error {
 	if o.profileDir != "" { // the profiles are read against this binary
 		binDir = o.profileDir
 	}
-	rig, err := startRig(dir, binDir, o.profileDir != "")
+	rig, err := startRig(dir, binDir, o.profileDir != "", o.versus)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func run(o options) error {
 	rig.window = o.duration
 	targets := rig.targets(users)
 	if o.only != nil {
-		targets = slices.DeleteFunc(targets, func(t target) bool { return t.short != "bare" && !o.only[t.short] })
+		targets = slices.DeleteFunc(targets, func(t target) bool { return t.short != "bare" && !o.only[strings.TrimSuffix(t.short, "-vs")] })
 	}
 	runs := make([][]result, len(targets))
 	for round := range o.rounds {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ type rig struct {
 	logPath                      string
 	procs                        []*exec.Cmd
 	appPID, barePID, redisPID    int
+	versusAddr                   string // the -versus build's ("": none)
+	versusPID                    int
 	// window is how long each route is loaded (DPoP proofs are signed
 	// ahead for it).
 	window time.Duration
@@ -30,8 +33,9 @@ type rig struct {
 
 // startRig builds the service and bare gin into binDir and starts them and
 // a redis-server (its files in dir). With profiling the service serves
-// pprof; without, no listener it would not have in production.
-func startRig(dir, binDir string, profiling bool) (*rig, error) {
+// pprof; without, no listener it would not have in production. A versus
+// binary runs beside the service, as it does, on the same Redis.
+func startRig(dir, binDir string, profiling bool, versus string) (*rig, error) {
 	root := moduleRoot()
 	bin, bare := filepath.Join(binDir, "go-jwt"), filepath.Join(binDir, "baregin")
 	for out, pkg := range map[string]string{bin: ".", bare: "./bench/baregin"} {
@@ -76,10 +80,18 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 	// The service logs to stderr (operators' journald or container runtime
 	// collects it); here it goes to a file, as it would to a pipe.
 	svc.Stdout, svc.Stderr = logFile, logFile
+	procs := []*exec.Cmd{svc}
+	if versus != "" {
+		r.versusAddr = freeAddr()
+		vs := exec.Command(versus)
+		vs.Env = append(slices.Clone(svc.Env), "APP_ADDR="+r.versusAddr) // the last one counts
+		vs.Stdout, vs.Stderr = logFile, logFile
+		procs = append(procs, vs)
+	}
 	bareCmd := exec.Command(bare, r.bareAddr)
 	bareCmd.Env = append(os.Environ(), "GIN_MODE=release")
 	bareCmd.Stdout, bareCmd.Stderr = logFile, logFile
-	for _, c := range []*exec.Cmd{svc, bareCmd} {
+	for _, c := range append(procs, bareCmd) {
 		dieWithBench(c)
 		if err := c.Start(); err != nil {
 			r.stop()
@@ -88,7 +100,12 @@ func startRig(dir, binDir string, profiling bool) (*rig, error) {
 		r.procs = append(r.procs, c)
 	}
 	r.appPID, r.barePID = svc.Process.Pid, bareCmd.Process.Pid
-	for _, addr := range []string{r.appAddr, r.bareAddr} {
+	addrs := []string{r.appAddr, r.bareAddr}
+	if versus != "" {
+		r.versusPID = procs[1].Process.Pid
+		addrs = append(addrs, r.versusAddr)
+	}
+	for _, addr := range addrs {
 		if err := waitFor(func() error {
 			c, err := dial(addr)
 			if err == nil {

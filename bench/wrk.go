@@ -42,7 +42,7 @@ func runWrk(r *rig, targets []target, users []string, o options) error {
 	runs := make([][]result, len(chosen))
 	run := func(round int, t target) (result, error) {
 		args := []string{"-t2", "-c" + strconv.Itoa(o.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
-		if t.short == "welcome" {
+		if strings.TrimSuffix(t.short, "-vs") == "welcome" {
 			args = append(args, "-H", "Authorization: "+header)
 		}
 		out, err := exec.Command(path, append(args, "http://"+t.addr+t.path)...).CombinedOutput()

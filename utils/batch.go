@@ -40,23 +40,16 @@ const (
 	maxBatch    = 128 // requests in one pipeline
 )
 
-// Where a queued request is: waiting in the queue, chosen to send the next
-// pipeline, or taken into a pipeline by another request.
-const (
-	queued = iota
-	leading
-	taken
-)
-
 type batchReq struct {
-	cmds  []redis.Cmder
-	key   string // a key whose value's first n bytes are read ("" for none)
-	n     int
-	val   string // what was read at key
-	err   error  // why it was not
-	state int    // guarded by the batcher's mu
-	done  chan struct{}
-	room  [2]redis.Cmder // cmds' storage for the usual one
+	ctx  context.Context
+	cmds []redis.Cmder
+	key  string // a key whose value's first n bytes are read ("" for none)
+	n    int
+	val  string // what was read at key
+	err  error  // why it was not
+	lead bool   // chosen to send the next pipeline (set before done)
+	done chan struct{}
+	room [2]redis.Cmder // cmds' storage for the usual one
 }
 
 var batchReqPool = sync.Pool{New: func() any { return &batchReq{done: make(chan struct{}, 1)} }}
@@ -84,50 +77,28 @@ func newBatcher(rdb redis.UniversalClient) *batcher {
 // is missing, or holds no string) and sends cmds, in a pipeline shared with
 // other requests' reads and commands; it returns once each holds its answer
 // (a failed pipeline fails each of them). With key "" it only sends cmds.
-// When the request gave up waiting, its error is ctx's and cmds may still
-// be written to: then they must not be read.
+//
+// A request whose ctx is done when its pipeline is made sends nothing and
+// gets ctx's error: a client that went away adds no work to Redis. Queued,
+// a request does not watch ctx: that cost a channel and a select per request
+// (about a microsecond under load), and its wait is bounded anyway, by the
+// Redis client's timeouts on the pipelines ahead of it.
 func (b *batcher) do(ctx context.Context, key string, n int, cmds ...redis.Cmder) (string, error) {
 	r := batchReqPool.Get().(*batchReq)
+	r.ctx = ctx
 	r.cmds = append(r.room[:0], cmds...)
 	r.key, r.n = key, n
 	b.mu.Lock()
 	if b.inflight < maxInflight {
 		b.inflight++
-		r.state = leading
 		b.mu.Unlock()
 		b.lead(r)
 		return b.release(r)
 	}
-	r.state = queued
 	b.queue = append(b.queue, r)
 	b.mu.Unlock()
-
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		b.mu.Lock()
-		state := r.state
-		if state == queued { // nobody holds it: take it out
-			for i, q := range b.queue {
-				if q == r {
-					b.queue = append(b.queue[:i], b.queue[i+1:]...)
-					break
-				}
-			}
-		}
-		b.mu.Unlock()
-		switch state {
-		case queued:
-			_, _ = b.release(r)
-			return "", ctx.Err()
-		case taken:
-			// Its sender still writes the answers and signals done: r
-			// is not reused.
-			return "", ctx.Err()
-		}
-		<-r.done // chosen to lead: the queue behind it depends on it
-	}
-	if r.state == leading {
+	<-r.done
+	if r.lead {
 		b.lead(r)
 	}
 	return b.release(r)
@@ -140,10 +111,7 @@ func (b *batcher) lead(r *batchReq) {
 	n := min(len(b.queue), maxBatch-1)
 	batch := make([]*batchReq, 0, n+1)
 	batch = append(batch, r)
-	for _, q := range b.queue[:n] {
-		q.state = taken
-		batch = append(batch, q)
-	}
+	batch = append(batch, b.queue[:n]...)
 	b.queue = append(b.queue[:0], b.queue[n:]...)
 	b.mu.Unlock()
 
@@ -154,7 +122,7 @@ func (b *batcher) lead(r *batchReq) {
 	if len(b.queue) > 0 {
 		next := b.queue[0]
 		b.queue = b.queue[1:]
-		next.state = leading
+		next.lead = true
 		b.mu.Unlock()
 		next.done <- struct{}{}
 	} else {
@@ -178,15 +146,19 @@ func (b *batcher) release(r *batchReq) (string, error) {
 // request's context: the pipeline serves other requests too. It is bounded
 // by the client's read and write timeouts, and each waiter also watches its
 // own context.
-func (b *batcher) send(batch []*batchReq) {
+func (b *batcher) send(all []*batchReq) {
 	ctx := context.Background()
+	batch := make([]*batchReq, 0, len(all))
 	var keys int
-	for _, r := range batch {
-		keys += min(len(r.key), 1)
+	for _, r := range all {
+		if r.err = r.ctx.Err(); r.err == nil {
+			batch = append(batch, r)
+			keys += min(len(r.key), 1)
+		}
 	}
 	var mget *redis.StringSliceCmd
 	reads := make([]*redis.StringCmd, 0, len(batch)) // without the MGET: a GETRANGE each
-	all := make([]redis.Cmder, 0, len(batch)+1)
+	cmds := make([]redis.Cmder, 0, len(batch)+1)
 	if b.mget && keys > 1 {
 		args := make([]any, 1, keys+1)
 		args[0] = "mget"
@@ -196,23 +168,26 @@ func (b *batcher) send(batch []*batchReq) {
 			}
 		}
 		mget = redis.NewStringSliceCmd(ctx, args...)
-		all = append(all, mget)
+		cmds = append(cmds, mget)
 	} else {
 		for _, r := range batch {
 			if r.key != "" {
 				reads = append(reads, getRangeCmd(ctx, r.key, r.n))
-				all = append(all, reads[len(reads)-1])
+				cmds = append(cmds, reads[len(reads)-1])
 			}
 		}
 	}
 	for _, r := range batch {
-		all = append(all, r.cmds...)
+		cmds = append(cmds, r.cmds...)
 	}
-	if len(all) == 1 {
-		_ = b.rdb.Process(ctx, all[0])
-	} else {
+	switch len(cmds) {
+	case 0: // every request of the batch gave up
+		return
+	case 1:
+		_ = b.rdb.Process(ctx, cmds[0])
+	default:
 		pipe := b.rdb.Pipeline()
-		for _, c := range all {
+		for _, c := range cmds {
 			_ = pipe.Process(ctx, c)
 		}
 		_, _ = pipe.Exec(ctx) // each command holds its own answer or error

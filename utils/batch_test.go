@@ -2,6 +2,7 @@ package utils
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,59 @@ func TestBatcherSurvivesCancelledChecks(t *testing.T) {
 	defer b.mu.Unlock()
 	if b.inflight != 0 || len(b.queue) != 0 {
 		t.Fatalf("%d pipelines in flight, %d queued: a slot or a check was lost", b.inflight, len(b.queue))
+	}
+}
+
+// A request that gave up before its pipeline was made sends nothing: its
+// command never reaches Redis, and it gets its context's error. The same
+// when it is queued behind a pipeline out (a slow script holds it there).
+func TestBatcherSendsNothingForAGoneRequest(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer func() { _ = rdb.Close() }()
+	b := newBatcher(rdb)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	incr := redis.NewIntCmd(gone, "incr", "counter")
+	if _, err := b.do(gone, "k", 2, incr); !errors.Is(err, context.Canceled) {
+		t.Fatalf("alone: %v, want context.Canceled", err)
+	}
+
+	// Queued: one pipeline is out (a request holding the slot), and the
+	// request gives up before it comes back.
+	b.mu.Lock()
+	b.inflight = maxInflight
+	b.mu.Unlock()
+	ctx, cancelQueued := context.WithCancel(context.Background())
+	queuedIncr := redis.NewIntCmd(ctx, "incr", "counter")
+	errc := make(chan error, 1)
+	go func() { _, err := b.do(ctx, "", 0, queuedIncr); errc <- err }()
+	for {
+		b.mu.Lock()
+		n := len(b.queue)
+		b.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancelQueued()
+	b.mu.Lock()
+	b.inflight--
+	b.mu.Unlock()
+	// The next request finds the slot free and leads the queue.
+	if _, err := b.do(context.Background(), "", 0, redis.NewStatusCmd(context.Background(), "ping")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued: %v, want context.Canceled", err)
+	}
+	if mr.Exists("counter") {
+		v, _ := mr.Get("counter")
+		t.Fatalf("a gone request's command ran: counter %s", v)
+	}
+	if b.inflight != 0 || len(b.queue) != 0 {
+		t.Fatalf("%d pipelines in flight, %d queued", b.inflight, len(b.queue))
 	}
 }
 
