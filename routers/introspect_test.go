@@ -62,7 +62,14 @@ func TestIntrospect(t *testing.T) {
 				if exp, iat := a["exp"].(float64), a["iat"].(float64); exp-iat != 900 || a["jti"] == "" || a["sid"] == "" {
 					t.Fatalf("claims %v", a)
 				}
-				active(t, h.introspect(p.RefreshToken), "refresh", h.user)
+				if roles, _ := a["roles"].([]any); len(roles) != 1 || roles[0] != "user" {
+					t.Fatalf("access token roles %v, want the default [user]", a["roles"])
+				}
+				r := h.introspect(p.RefreshToken)
+				active(t, r, "refresh", h.user)
+				if _, ok := r["roles"]; ok {
+					t.Fatalf("refresh token introspected with roles %v: it carries none", r["roles"])
+				}
 
 				for _, tok := range []string{"garbage", "x.y.z", p.AccessToken + "x", strings.ToUpper(p.AccessToken)} {
 					inactive(t, h.introspect(tok))

@@ -47,6 +47,11 @@ type introspection struct {
 	Exp       int64  `json:"exp"`
 	Iat       int64  `json:"iat"`
 	Nbf       int64  `json:"nbf,omitempty"`
+	// Roles are an access token's roles (a refresh token carries none).
+	// A live access token's are the user's current ones: a role change
+	// revokes the user's access tokens (SPEC §10). A gateway or resource
+	// server that introspects reads them.
+	Roles []string `json:"roles,omitempty"`
 	// AMR is how the token's user authenticated (RFC 8176; RFC 7662 lets
 	// an answer carry any claim of the token).
 	AMR []string `json:"amr,omitempty"`
@@ -87,7 +92,7 @@ func (h *Introspect) Introspect(c *gin.Context) {
 	out := introspection{
 		Active: true, TokenType: claims.Type, Username: claims.Username, Sub: claims.Username,
 		Iss: claims.Issuer, Jti: claims.ID, Sid: claims.SessionID,
-		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), AMR: claims.AMR, Cnf: claims.Cnf,
+		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Roles: claims.Roles, AMR: claims.AMR, Cnf: claims.Cnf,
 	}
 	if claims.NotBefore != nil {
 		out.Nbf = claims.NotBefore.Unix()
