@@ -181,7 +181,11 @@ func saveProfile(file, pprofAddr string, d time.Duration) {
 }
 
 var loginBody = []byte("username=bench&password=bench-password")
-var formHeader = []string{"Content-Type: application/x-www-form-urlencoded"}
+var formHeader = []string{"Content-Type: application/x-www-form-urlencoded", uaHeader}
+
+// uaHeader goes with the bench's logins and refreshes: a browser's carry
+// one, and the session stores it (utils/useragent.go).
+const uaHeader = "User-Agent: " + browserUA
 
 func bareOp(w *worker) error { return expect(w.c.do("GET", "/ping", nil, nil)) }
 
@@ -218,7 +222,7 @@ func (w *worker) take(body []byte) error {
 		return fmt.Errorf("not a token pair: %s", body)
 	}
 	w.accessH = []string{"Authorization: Bearer " + access}
-	w.refreshH = []string{"Authorization: Bearer " + refresh}
+	w.refreshH = []string{"Authorization: Bearer " + refresh, uaHeader}
 	return nil
 }
 

@@ -142,7 +142,7 @@ func memoryPerSession(ctx context.Context, rdb *redis.Client, prefix string, n i
 		return 0, err
 	}
 	codec := utils.NewJWT([]byte(secret), "jwt-demo", 15*time.Minute, 168*time.Hour, 720*time.Hour, now)
-	store := utils.NewSessions(ctx, rdb, 50, 0, now)
+	store := utils.NewSessions(ctx, rdb, 50, 0, 720*time.Hour, now)
 	err = parallel(n, func(i int) error {
 		acct, err := users.Account(ctx, prefix+strconv.Itoa(i))
 		if err != nil {

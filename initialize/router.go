@@ -44,7 +44,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 		}
 	}
 	tokens := utils.NewJWTWithKeys(keys, cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge, now)
-	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, now)
+	sessions := utils.NewSessions(ctx, rdb, cfg.MaxSessions, cfg.RefreshReuseGrace, cfg.SessionMaxAge, now)
 	users, accts, hasher, err := Accounts(ctx, cfg, rdb, log, now, m.PasswordHashed)
 	if err != nil {
 		return nil, err

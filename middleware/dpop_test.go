@@ -31,7 +31,7 @@ func TestCheckForwarded(t *testing.T) {
 	clock := testkit.NewClock()
 	rdb := testkit.Backends(t)[0].Client
 	codec := utils.NewJWT([]byte("forward-secret-forward-secret-fo"), "jwt-demo", 15*time.Minute, time.Hour, 2*time.Hour, clock.Now)
-	sessions := utils.NewSessions(t.Context(), rdb, 10, 0, clock.Now)
+	sessions := utils.NewSessions(t.Context(), rdb, 10, 0, 720*time.Hour, clock.Now)
 	origin, err := dpop.NewOrigin("", []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

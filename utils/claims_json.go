@@ -72,6 +72,9 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 		str(`,"cnf":{"jkt":`, c.Cnf.JKT)
 		b = append(b, '}')
 	}
+	if c.UAHash != "" {
+		str(`,"uah":`, c.UAHash)
+	}
 	if c.Issuer != "" {
 		str(`,"iss":`, c.Issuer)
 	}

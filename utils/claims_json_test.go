@@ -22,12 +22,16 @@ func TestClaimsJSONIsEncodingJSONs(t *testing.T) {
 				ExpiresAt: at(1_800_000_900, 0), NotBefore: at(1_800_000_000, 0), IssuedAt: at(1_800_000_000, 0)}}
 	}
 	cases := map[string]func(*Claims){
-		"access pair claims":       func(*Claims) {},
-		"refresh, no roles":        func(c *Claims) { c.Type, c.Roles = "refresh", nil },
-		"empty lists":              func(c *Claims) { c.Roles, c.AMR = []string{}, []string{} },
-		"bound":                    func(c *Claims) { c.Cnf = &Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} },
-		"empty jkt":                func(c *Claims) { c.Cnf = &Confirmation{} },
-		"subject":                  func(c *Claims) { c.Subject = "kesa" },
+		"access pair claims": func(*Claims) {},
+		"refresh, no roles":  func(c *Claims) { c.Type, c.Roles = "refresh", nil },
+		"empty lists":        func(c *Claims) { c.Roles, c.AMR = []string{}, []string{} },
+		"bound":              func(c *Claims) { c.Cnf = &Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} },
+		"empty jkt":          func(c *Claims) { c.Cnf = &Confirmation{} },
+		"subject":            func(c *Claims) { c.Subject = "kesa" },
+		"refresh with uah":   func(c *Claims) { c.Type, c.Roles, c.UAHash = "refresh", nil, "0123456789abcdef" },
+		"bound refresh with uah": func(c *Claims) {
+			c.Type, c.UAHash, c.Cnf = "refresh", "fedcba9876543210", &Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+		},
 		"no issuer, no jti":        func(c *Claims) { c.Issuer, c.ID = "", "" },
 		"no dates":                 func(c *Claims) { c.ExpiresAt, c.NotBefore, c.IssuedAt = nil, nil, nil },
 		"a date with nanoseconds":  func(c *Claims) { c.IssuedAt = at(1_800_000_000, 999_999_999) },

@@ -52,6 +52,11 @@ type Claims struct {
 	// both tokens of a pair issued with a proof; read by middleware.JWT
 	// (which then wants a proof by that key), refresh and introspection.
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// UAHash is, on a refresh token, the hash (hex) of the User-Agent whose
+	// text the rotation that issued it stored for the rest of the session's
+	// life: read by Sessions.Rotate, which stores the text again only when
+	// a refresh brings another User-Agent (useragent.go).
+	UAHash string `json:"uah,omitempty"`
 	jwt.RegisteredClaims
 
 	// live is what CheckAccess asks Redis with, worked out once when an

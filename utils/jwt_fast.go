@@ -122,6 +122,7 @@ type wireClaims struct {
 	Roles     []string         `json:"roles,omitempty"`
 	AMR       []string         `json:"amr,omitempty"`
 	Cnf       *Confirmation    `json:"cnf,omitempty"`
+	UAHash    string           `json:"uah,omitempty"`
 	Issuer    string           `json:"iss,omitempty"`
 	Subject   string           `json:"sub,omitempty"`
 	Audience  jwt.ClaimStrings `json:"aud,omitempty"`
@@ -140,7 +141,7 @@ func decodeClaims(raw []byte) (*Claims, bool) {
 	if gojson.Unmarshal(raw, &w) != nil {
 		return nil, false
 	}
-	c := &Claims{Username: w.Username, Type: w.Type, SessionID: w.SessionID, AuthTime: w.AuthTime, Roles: w.Roles, AMR: w.AMR, Cnf: w.Cnf,
+	c := &Claims{Username: w.Username, Type: w.Type, SessionID: w.SessionID, AuthTime: w.AuthTime, Roles: w.Roles, AMR: w.AMR, Cnf: w.Cnf, UAHash: w.UAHash,
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID}}
 	for _, d := range []struct {
 		n  gojson.Number

@@ -18,8 +18,11 @@ import (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
+// maxAge is the tests' SESSION_MAX_AGE, the codec's and the store's.
+const maxAge = 720 * time.Hour
+
 func newCodec(clock *testkit.Clock) *utils.JWT {
-	return utils.NewJWT(secret, "jwt-demo", 15*time.Minute, 168*time.Hour, 720*time.Hour, clock.Now)
+	return utils.NewJWT(secret, "jwt-demo", 15*time.Minute, 168*time.Hour, maxAge, clock.Now)
 }
 
 // sign signs arbitrary claims with method and key, for hostile tokens.

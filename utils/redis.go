@@ -2,6 +2,7 @@ package utils
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -50,15 +51,18 @@ type Sessions struct {
 	batch *batcher
 	max   int
 	grace time.Duration
-	now   func() time.Time
+	// maxAge is SESSION_MAX_AGE: no session lives longer, so a
+	// User-Agent's text stored at a rotation for that long outlives it.
+	maxAge time.Duration
+	now    func() time.Time
 }
 
 // NewSessions returns a session store on rdb that keeps at most maxPerUser
-// live sessions per user and forgives a rotated-away refresh token for grace.
-// The context is unused (its batching needs no goroutine of its own any
-// more); it stays so that callers need not change.
-func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{rdb: rdb, batch: newBatcher(rdb), max: maxPerUser, grace: grace, now: now}
+// live sessions per user and forgives a rotated-away refresh token for grace;
+// maxAge is SESSION_MAX_AGE. The context is unused (its batching needs no
+// goroutine of its own any more).
+func NewSessions(_ context.Context, rdb redis.UniversalClient, maxPerUser int, grace, maxAge time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{rdb: rdb, batch: newBatcher(rdb), max: maxPerUser, grace: grace, maxAge: maxAge, now: now}
 }
 
 // ttlMillis is how long Redis keeps a session issued now with refresh claims
@@ -273,7 +277,18 @@ func (s *Sessions) Rotate(ctx context.Context, old *Claims, next *Pair, cl Clien
 	now := s.now()
 	ttl := ttlMillis(&next.RefreshClaims, now)
 	hash, ua := userAgentHash(cl.UserAgent)
-	calls := append(userAgentCall(hash, ua, ttl), script{rotateScript,
+	var calls []script
+	if ua != "" {
+		// The text is stored for the session's whole life, and the new
+		// refresh token says so (uah): its rotation, from the same
+		// User-Agent, need not store it again.
+		uah := hex.EncodeToString([]byte(hash))
+		if old.UAHash != uah {
+			calls = userAgentCall(hash, ua, s.maxAge.Milliseconds())
+		}
+		next.RefreshClaims.UAHash = uah
+	}
+	calls = append(calls, script{rotateScript,
 		[]string{sessionKey(old.Username, sid), userKey(old.Username)},
 		[]any{presented, aid, rid, millis13(now), unixBytes(now), hash + tail(cl.IP, next.AccessClaims.AMR) + bound,
 			ttl, next.RefreshClaims.ExpiresAt.Unix(), sid, s.grace.Milliseconds(), jkt(&next.AccessClaims)},

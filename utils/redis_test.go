@@ -32,7 +32,7 @@ func newFixture(t *testing.T, b testkit.Backend, grace time.Duration) *fixture {
 	f := &fixture{
 		clock:    clock,
 		codec:    newCodec(clock),
-		sessions: utils.NewSessions(t.Context(), b.Client, 3, grace, clock.Now),
+		sessions: utils.NewSessions(t.Context(), b.Client, 3, grace, maxAge, clock.Now),
 		users:    utils.NewUsers(b.Client, []string{"user"}),
 		user:     testkit.Name(t),
 	}

@@ -20,10 +20,15 @@ import (
 // is written by a command of its own, pipelined with the session's script
 // (useragent.go's is the only key outside {user}: Cluster safe). It never
 // expires before a session that names it: each write leaves it at least the
-// session's own TTL (uaScript only lengthens it), and a session's TTL only
-// changes in a rotation, which writes it again. Only listing reads it; a
-// lost entry (an operator's FLUSHDB, an eviction) shows as an empty
-// User-Agent until the session's next refresh, and never affects a token.
+// session's own TTL (uaScript only lengthens it). A login writes it for the
+// new session's TTL. A rotation writes it for SESSION_MAX_AGE, which no
+// session outlives, and the new refresh token names it (uah): so the next
+// rotation from the same User-Agent writes nothing (one script per refresh
+// instead of two), and only a refresh from another User-Agent (or with a
+// token from before uah, or from a login) stores it again. Only listing
+// reads it; a lost entry (an operator's FLUSHDB, an eviction) shows as an
+// empty User-Agent until a login or a refresh from another User-Agent
+// stores it again, and never affects a token.
 
 func userAgentKey(hash string) string { return global.KeyUserAgent + hex.EncodeToString([]byte(hash)) }
 

@@ -135,10 +135,69 @@ func TestUserAgentOutlivesItsSessions(t *testing.T) {
 	if after := uaTTL(); after < before-time.Second {
 		t.Fatalf("a shorter session shortened the User-Agent's TTL: %v → %v", before, after)
 	}
-	// When the last session is gone, so is the text.
-	b.Mini.FastForward(169 * time.Hour)
+	// A rotation stored it for SESSION_MAX_AGE, which no session outlives;
+	// after that, the text is gone.
+	b.Mini.FastForward(maxAge + time.Hour)
 	if n := b.Client.Exists(ctx, uaKey(ua)).Val(); n != 0 {
 		t.Fatalf("User-Agent kept after every session expired")
+	}
+}
+
+// A rotation stores the User-Agent's text for the rest of the session's
+// life and says so in the new refresh token (uah): the next rotation from
+// the same User-Agent writes nothing (a refresh runs one script, not two),
+// one from another User-Agent stores that one.
+func TestRotationStoresTheUserAgentOnlyWhenItChanges(t *testing.T) {
+	b := testkit.Backends(t)[0] // miniredis: TTLs and time can be read and moved
+	f := newFixture(t, b, 0)
+	ctx := context.Background()
+	ua, other := "browser of "+f.user, "updated browser of "+f.user
+	uaTTL := func(ua string) time.Duration { return b.Client.PTTL(ctx, uaKey(ua)).Val() }
+	rotate := func(old *utils.Claims, ua string) utils.Pair {
+		t.Helper()
+		next, err := f.codec.Issue(f.user, old.SessionID, time.Unix(old.AuthTime, 0), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.sessions.Rotate(ctx, old, &next, utils.Client{IP: "198.51.100.5", UserAgent: ua}); err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
+	hashOf := func(ua string) string { return strings.TrimPrefix(uaKey(ua), global.KeyUserAgent) }
+
+	p := f.open(t, f.user, ua) // a login's pair carries no uah: it was signed first
+	if p.RefreshClaims.UAHash != "" || uaTTL(ua) > 169*time.Hour {
+		t.Fatalf("after login: uah %q, TTL %v", p.RefreshClaims.UAHash, uaTTL(ua))
+	}
+	first := rotate(&p.RefreshClaims, ua)
+	if first.RefreshClaims.UAHash != hashOf(ua) || uaTTL(ua) < maxAge-time.Minute {
+		t.Fatalf("first rotation: uah %q (want %q), TTL %v (want SESSION_MAX_AGE %v)", first.RefreshClaims.UAHash, hashOf(ua), uaTTL(ua), maxAge)
+	}
+	if first.AccessClaims.UAHash != "" {
+		t.Fatal("the access token carries uah: only the refresh token needs it")
+	}
+
+	// Gone from Redis behind the store's back: the same User-Agent's next
+	// rotation does not write it (that is the point), another's does.
+	b.Mini.Del(uaKey(ua))
+	second := rotate(&first.RefreshClaims, ua)
+	if b.Mini.Exists(uaKey(ua)) {
+		t.Fatal("a rotation from the same User-Agent stored its text again")
+	}
+	if second.RefreshClaims.UAHash != hashOf(ua) {
+		t.Fatalf("uah %q not carried on", second.RefreshClaims.UAHash)
+	}
+	third := rotate(&second.RefreshClaims, other)
+	if third.RefreshClaims.UAHash != hashOf(other) || uaTTL(other) < maxAge-time.Minute {
+		t.Fatalf("another User-Agent: uah %q, TTL %v", third.RefreshClaims.UAHash, uaTTL(other))
+	}
+	if got := f.listed(t, f.user); len(got) != 1 || got[0].UserAgent != other {
+		t.Fatalf("listed %+v, want the session with %q", got, other)
+	}
+	// A session without a User-Agent carries none.
+	if none := rotate(&third.RefreshClaims, ""); none.RefreshClaims.UAHash != "" {
+		t.Fatalf("no User-Agent: uah %q", none.RefreshClaims.UAHash)
 	}
 }
 
