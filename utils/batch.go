@@ -142,10 +142,10 @@ func (b *batcher) release(r *batchReq) (string, error) {
 	return val, err
 }
 
-// send runs the batch as one pipeline (a single command when alone). Not a
-// request's context: the pipeline serves other requests too. It is bounded
-// by the client's read and write timeouts, and each waiter also watches its
-// own context.
+// send runs the batch as one pipeline (a single command when alone),
+// leaving out the requests whose context is done. Not a request's context:
+// the pipeline serves other requests too. It is bounded by the client's
+// read and write timeouts.
 func (b *batcher) send(all []*batchReq) {
 	ctx := context.Background()
 	batch := make([]*batchReq, 0, len(all))

@@ -8,17 +8,18 @@ import (
 	"github.com/golang-jwt/jwt/v4"
 )
 
-// marshalClaims is json.Marshal(c), byte for byte (TestClaimsJSONIsEncodingJSONs),
+// appendClaimsJSON appends json.Marshal(c) to b, byte for byte (TestClaimsJSONIsEncodingJSONs),
 // without reflection for the claims this service signs: every refresh signs
 // two tokens, and encoding/json's reflection, the NumericDate marshalers
 // and the check of their output were most of the signing. Claims it would
 // have to escape (a byte outside plain ASCII, a quote, a backslash, < > &),
 // an audience, or a TimePrecision under a second go to json.Marshal.
-func marshalClaims(c *Claims) ([]byte, error) {
-	if b, ok := appendClaims(make([]byte, 0, 320), c); ok {
-		return b, nil
+func appendClaimsJSON(b []byte, c *Claims) ([]byte, error) {
+	if out, ok := appendClaims(b, c); ok {
+		return out, nil
 	}
-	return json.Marshal(c)
+	j, err := json.Marshal(c)
+	return append(b, j...), err
 }
 
 func appendClaims(b []byte, c *Claims) ([]byte, bool) {

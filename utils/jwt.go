@@ -230,15 +230,13 @@ func (j *JWT) sign(c *Claims) (string, error) {
 	if j.fast.macs != nil {
 		return j.signHS256(c)
 	}
-	claims, err := marshalClaims(c)
+	claims, err := appendClaimsJSON(make([]byte, 0, 320), c)
 	if err != nil {
 		return "", err
 	}
 	signing := j.header + "." + base64.RawURLEncoding.EncodeToString(claims)
-	var sig string
-	if j.fast.macs != nil {
-		sig = j.fast.hs256(signing)
-	} else if sig, err = j.keys.method.Sign(signing, j.keys.signingKey()); err != nil {
+	sig, err := j.keys.method.Sign(signing, j.keys.signingKey())
+	if err != nil {
 		return "", err
 	}
 	s := signing + "." + sig
@@ -253,22 +251,18 @@ func (j *JWT) sign(c *Claims) (string, error) {
 func (j *JWT) signHS256(c *Claims) (string, error) {
 	scratch := claimsBufs.Get().(*[]byte)
 	defer claimsBufs.Put(scratch)
-	claims, ok := appendClaims((*scratch)[:0], c)
-	if !ok {
-		var err error
-		if claims, err = json.Marshal(c); err != nil {
-			return "", err
-		}
-	} else {
-		*scratch = claims
+	claims, err := appendClaimsJSON((*scratch)[:0], c)
+	if err != nil {
+		return "", err
 	}
+	*scratch = claims
 	enc := base64.RawURLEncoding
 	b := make([]byte, 0, len(j.header)+1+enc.EncodedLen(len(claims))+1+enc.EncodedLen(sha256.Size))
 	b = append(b, j.header...)
 	b = append(b, '.')
 	b = enc.AppendEncode(b, claims)
 	var sum [sha256.Size]byte
-	sig := j.fast.sumBytes(b, sum[:0])
+	sig := j.fast.sum(b, sum[:0])
 	b = append(b, '.')
 	return string(enc.AppendEncode(b, sig)), nil
 }

@@ -49,24 +49,8 @@ func newFastKeys(keys *Keys) fastKeys {
 	return f
 }
 
-// hs256 is the base64url HMAC-SHA256 of signing (jwt/v4's HS256 Sign).
-func (f fastKeys) hs256(signing string) string {
-	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(f.sum(signing, sum[:0]))
-}
-
 // sum appends the HMAC-SHA256 of signing to b.
-func (f fastKeys) sum(signing string, b []byte) []byte {
-	mac := f.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(signing))
-	b = mac.Sum(b)
-	f.macs.Put(mac)
-	return b
-}
-
-// sumBytes is sum of a signing input in bytes.
-func (f fastKeys) sumBytes(signing, b []byte) []byte {
+func (f fastKeys) sum(signing, b []byte) []byte {
 	mac := f.macs.Get().(hash.Hash)
 	mac.Reset()
 	mac.Write(signing)
@@ -98,7 +82,7 @@ func (j *JWT) fastParse(token string) (*Claims, bool) {
 			return nil, false
 		}
 		if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); err != nil || n != len(got) ||
-			!hmac.Equal(got[:], j.fast.sum(signing, want[:0])) {
+			!hmac.Equal(got[:], j.fast.sum([]byte(signing), want[:0])) {
 			return nil, false
 		}
 	} else if j.keys.method.Verify(signing, sig, j.fast.key) != nil {
