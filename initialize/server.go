@@ -19,14 +19,19 @@ import (
 	"go-jwt/global"
 )
 
-// Server limits. Every timeout is set so a slow or idle client cannot hold a
-// connection (and, during a restart, the old process) for long.
+// serverLimits are the connections' time limits (watchdog.go): a slow or
+// idle client cannot hold a connection (and, during a restart, the old
+// process) for long.
+var serverLimits = connLimits{
+	header: 5 * time.Second,  // to a request's complete header
+	active: 15 * time.Second, // from it to the end of the response
+	idle:   60 * time.Second, // between requests
+	tick:   500 * time.Millisecond,
+}
+
+// Server limits.
 const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 10 * time.Second
-	writeTimeout      = 15 * time.Second
-	idleTimeout       = 60 * time.Second
-	maxHeaderBytes    = 16 << 10
+	maxHeaderBytes = 16 << 10
 	// hammerTime is how long a draining process waits for its connections
 	// before it closes them by force.
 	hammerTime = 30 * time.Second
@@ -70,10 +75,11 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, flush); err != nil {
 		return err
 	}
-	srv.ReadHeaderTimeout = readHeaderTimeout
-	srv.ReadTimeout = readTimeout
-	srv.WriteTimeout = writeTimeout
-	srv.IdleTimeout = idleTimeout
+	// The connections' time limits are the watchdog's (watchdog.go), not
+	// net/http's: endless's own defaults for them are zero, and stay so.
+	wd := startWatchdog(serverLimits)
+	defer wd.close()
+	srv.ConnState = wd.connState
 	srv.MaxHeaderBytes = maxHeaderBytes
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	serving := false

@@ -22,8 +22,9 @@ import (
 
 // Slow and abusive clients, spoken to in raw HTTP/1.1 over TCP so that the
 // test, not a client library, decides what is sent and when. The server
-// limits under test are in initialize/server.go (ReadHeaderTimeout 5s,
-// MaxHeaderBytes 16 KiB) and routers/routers.go (bodies up to 8 KiB).
+// limits under test are in initialize/server.go (a request's header within
+// 5s, kept by the connection watchdog of watchdog.go; MaxHeaderBytes 16 KiB)
+// and routers/routers.go (bodies up to 8 KiB).
 
 // rawAnswer is what a raw connection got back.
 type rawAnswer struct {
@@ -103,7 +104,7 @@ func pieces(first string, piece []byte, n int, last string) func() []byte {
 }
 
 // TestSlowlorisIsCutOff sends a request header one byte a second: the
-// server must close the connection once ReadHeaderTimeout (5s) has passed,
+// server must close the connection once the header limit (5s) has passed,
 // long before the header (a minute's worth of bytes) is complete.
 func TestSlowlorisIsCutOff(t *testing.T) {
 	t.Parallel()
@@ -156,7 +157,7 @@ wait:
 		t.Fatalf("reading: %v", end.err)
 	}
 	if took > 7*time.Second {
-		t.Errorf("closed %v after it opened, want within ~7s (ReadHeaderTimeout 5s)", took.Round(time.Millisecond))
+		t.Errorf("closed %v after it opened, want within ~7s (header limit 5s, kept within a second)", took.Round(time.Millisecond))
 	}
 	if sent >= len(req) {
 		t.Errorf("the whole header was sent (%d bytes) before the server closed: not cut off by the header timeout", sent)

@@ -1,0 +1,163 @@
+package initialize
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testLimits are short, so that each row waits well under a second.
+var testLimits = connLimits{header: 300 * time.Millisecond, active: 300 * time.Millisecond,
+	idle: 300 * time.Millisecond, tick: 50 * time.Millisecond}
+
+// watched serves h on a loopback port with the watchdog, as Serve does.
+func watched(t *testing.T, h http.Handler) (string, *watchdog) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd := startWatchdog(testLimits)
+	srv := &http.Server{Handler: h, ConnState: wd.connState} //nolint:gosec // the watchdog is the limit under test
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close(); wd.close() })
+	return l.Addr().String(), wd
+}
+
+// closedWithin reads c until the server ends it and returns how long after
+// start that was; it fails if c is still open after max.
+func closedWithin(t *testing.T, c net.Conn, start time.Time, maxWait time.Duration) time.Duration {
+	t.Helper()
+	_ = c.SetReadDeadline(start.Add(maxWait))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("still open after %v", maxWait)
+	}
+	return time.Since(start)
+}
+
+func TestWatchdogCutsSlowClients(t *testing.T) {
+	t.Parallel()
+	handlerDone := make(chan error, 1)
+	addr, _ := watched(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow": // runs until its connection is gone
+			select {
+			case <-r.Context().Done():
+				handlerDone <- r.Context().Err()
+			case <-time.After(5 * time.Second):
+				handlerDone <- errors.New("the request outlived its connection's limit")
+			}
+		case "/body":
+			_, err := io.ReadAll(r.Body)
+			handlerDone <- err
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	}))
+	for _, tc := range []struct {
+		name string
+		send string // written at once after connecting
+		ok   bool   // a full answer comes first
+		min  time.Duration
+		// handler: the request ran, and must end because its connection did
+		handler bool
+	}{
+		{name: "a header left unfinished after connecting is cut after header", send: "GET / HTTP/1.1\r\nHost: x\r\n",
+			min: testLimits.header},
+		{name: "a connection that sends nothing is cut after header", min: testLimits.header},
+		{name: "an idle keep-alive connection is closed after idle and header", send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+			ok: true, min: testLimits.idle + testLimits.header},
+		{name: "a request running past active loses its connection", send: "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n",
+			min: testLimits.active, handler: true},
+		{name: "a body left unfinished is cut after active",
+			send: "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part", min: testLimits.active, handler: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = c.Close() }()
+			start := time.Now()
+			if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			if tc.ok {
+				_ = c.SetReadDeadline(start.Add(2 * time.Second))
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("first request: %v %v", resp, err)
+				}
+				_ = resp.Body.Close()
+				start = time.Now()
+			}
+			took := closedWithin(t, c, start, 3*time.Second)
+			if took < tc.min {
+				t.Errorf("closed after %v, before its limit %v", took, tc.min)
+			}
+			if tc.handler {
+				select {
+				case err := <-handlerDone:
+					if err == nil {
+						t.Error("the handler finished as if its request were whole")
+					}
+				case <-time.After(3 * time.Second):
+					t.Error("the handler still runs")
+				}
+			}
+		})
+	}
+}
+
+// TestWatchdogLeavesBusyConnections: a connection that keeps asking for
+// longer than every limit together is never cut, and a closed connection
+// is forgotten.
+func TestWatchdogLeavesBusyConnections(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	addr, wd := watched(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	limitsTogether := testLimits.header + testLimits.active + testLimits.idle + 2*testLimits.tick
+	for start := time.Now(); time.Since(start) < 2*limitsTogether; {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatalf("after %d requests: %v", served.Load(), err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("after %d requests: %v", served.Load(), err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.EqualFold(string(b), "ok") {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+		time.Sleep(testLimits.tick) // idle for a while, but under idle
+	}
+	if wd.watching() != 1 {
+		t.Errorf("watching %d connections, want 1", wd.watching())
+	}
+	_ = c.Close()
+	// Before its idle limit could end it: forgotten because it closed.
+	deadline := time.Now().Add(testLimits.idle)
+	for wd.watching() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := wd.watching(); n != 0 {
+		t.Errorf("still watching %d connections after the client closed", n)
+	}
+}
