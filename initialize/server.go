@@ -54,12 +54,17 @@ const (
 func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) error {
 	endless.DefaultHammerTime = hammerTime
 	var closing atomic.Bool
-	srv := endless.NewServer(cfg.Addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The connections' time limits are the watchdog's (watchdog.go), not
+	// net/http's: endless's own defaults for them are zero, and stay so.
+	wd := startWatchdog(serverLimits)
+	defer wd.close()
+	srv := endless.NewServer(cfg.Addr, wd.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if closing.Load() {
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
-	}))
+	})))
+	srv.ConnContext, srv.ConnState = wd.connContext, wd.connState
 	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		// Runs before endless's own shutdown, on its signal goroutine.
 		if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, sig, func() {
@@ -75,11 +80,6 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, flush); err != nil {
 		return err
 	}
-	// The connections' time limits are the watchdog's (watchdog.go), not
-	// net/http's: endless's own defaults for them are zero, and stay so.
-	wd := startWatchdog(serverLimits)
-	defer wd.close()
-	srv.ConnState = wd.connState
 	srv.MaxHeaderBytes = maxHeaderBytes
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	serving := false

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// testLimits are short, so that each row waits well under a second.
-var testLimits = connLimits{header: 300 * time.Millisecond, active: 300 * time.Millisecond,
+// testLimits are short, so that each row waits well under a second, and
+// differ, so that a row fails when the wrong limit is kept.
+var testLimits = connLimits{header: 200 * time.Millisecond, active: 400 * time.Millisecond,
 	idle: 300 * time.Millisecond, tick: 50 * time.Millisecond}
 
 // watched serves h on a loopback port with the watchdog, as Serve does.
@@ -24,7 +25,7 @@ func watched(t *testing.T, h http.Handler) (string, *watchdog) {
 		t.Fatal(err)
 	}
 	wd := startWatchdog(testLimits)
-	srv := &http.Server{Handler: h, ConnState: wd.connState} //nolint:gosec // the watchdog is the limit under test
+	srv := &http.Server{Handler: wd.handler(h), ConnContext: wd.connContext, ConnState: wd.connState} //nolint:gosec // the watchdog is the limit under test
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close(); wd.close() })
 	return l.Addr().String(), wd
