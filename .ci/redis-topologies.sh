@@ -25,9 +25,13 @@ trap cleanup EXIT
 # free reports whether nobody answers on a loopback port.
 free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Three ports, each with its cluster bus port (+10000) free too.
+# Three ports, each with its cluster bus port (+10000) free too, both below
+# the kernel's ephemeral range: a port there can be the local end of one of
+# the tests' own connections, which nobody answers on and yet cannot be
+# bound (a CI run failed so: "bind: Address already in use" on a bus port).
+ephemeral=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ports=()
-for p in $(shuf -i 20000-45000 -n 200); do
+for p in $(shuf -i 10000-$((ephemeral - 10001)) -n 200); do
   if ! free "$p" || ! free $((p + 10000)); then continue; fi
   case " ${ports[*]} " in *" $p "*) continue ;; esac
   ports+=("$p")
