@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,7 @@ import (
 // testLimits are short, so that each row waits well under a second, and
 // differ, so that a row fails when the wrong limit is kept.
 var testLimits = connLimits{header: 200 * time.Millisecond, active: 400 * time.Millisecond,
-	idle: 300 * time.Millisecond, tick: 50 * time.Millisecond}
+	idle: 1500 * time.Millisecond, tick: 50 * time.Millisecond}
 
 // watched serves h on a loopback port with the watchdog, as Serve does.
 func watched(t *testing.T, h http.Handler) (string, *watchdog) {
@@ -59,6 +60,8 @@ func TestWatchdogCutsSlowClients(t *testing.T) {
 		case "/body":
 			_, err := io.ReadAll(r.Body)
 			handlerDone <- err
+		case "/unread": // answers at once; net/http then reads the body away
+			_, _ = io.WriteString(w, "ok")
 		default:
 			_, _ = io.WriteString(w, "ok")
 		}
@@ -68,6 +71,7 @@ func TestWatchdogCutsSlowClients(t *testing.T) {
 		send string // written at once after connecting
 		ok   bool   // a full answer comes first
 		min  time.Duration
+		max  time.Duration // when set: closed by then (idle + header is far later)
 		// handler: the request ran, and must end because its connection did
 		handler bool
 	}{
@@ -79,7 +83,11 @@ func TestWatchdogCutsSlowClients(t *testing.T) {
 		{name: "a request running past active loses its connection", send: "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n",
 			min: testLimits.active, handler: true},
 		{name: "a body left unfinished is cut after active",
-			send: "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part", min: testLimits.active, handler: true},
+			send: "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part", min: testLimits.active,
+			max: testLimits.active + testLimits.idle/2, handler: true},
+		{name: "a body left unfinished that the handler did not read is cut after active",
+			send: "POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a part", min: testLimits.active,
+			max: testLimits.active + testLimits.idle/2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", addr)
@@ -103,6 +111,9 @@ func TestWatchdogCutsSlowClients(t *testing.T) {
 			took := closedWithin(t, c, start, 3*time.Second)
 			if took < tc.min {
 				t.Errorf("closed after %v, before its limit %v", took, tc.min)
+			}
+			if tc.max > 0 && took > tc.max {
+				t.Errorf("closed after %v, want by %v", took, tc.max)
 			}
 			if tc.handler {
 				select {
@@ -134,7 +145,7 @@ func TestWatchdogLeavesBusyConnections(t *testing.T) {
 	}
 	br := bufio.NewReader(c)
 	limitsTogether := testLimits.header + testLimits.active + testLimits.idle + 2*testLimits.tick
-	for start := time.Now(); time.Since(start) < 2*limitsTogether; {
+	for start := time.Now(); time.Since(start) < limitsTogether; {
 		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatalf("after %d requests: %v", served.Load(), err)
 		}
@@ -160,5 +171,49 @@ func TestWatchdogLeavesBusyConnections(t *testing.T) {
 	}
 	if n := wd.watching(); n != 0 {
 		t.Errorf("still watching %d connections after the client closed", n)
+	}
+}
+
+// countConn is a connection that only counts its closes.
+type countConn struct {
+	net.Conn
+	closes atomic.Int32
+}
+
+func (c *countConn) Close() error { c.closes.Add(1); return nil }
+
+// TestWatchdogServesNothingOnAClaimedConnection: a sweep claims an overdue
+// connection before it closes it, and a request that starts on it then is
+// not served (its connection ends without an answer); a request that
+// moved its deadline first keeps its connection.
+func TestWatchdogServesNothingOnAClaimedConnection(t *testing.T) {
+	t.Parallel()
+	w := &watchdog{limits: testLimits, start: time.Now()} // swept by hand
+	late, onTime := &countConn{}, &countConn{}
+	lateCtx := w.connContext(t.Context(), late)
+	onTimeCtx := w.connContext(t.Context(), onTime)
+	served := 0
+	h := w.handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(onTimeCtx, http.MethodGet, "/", nil))
+	w.sweep(w.now() + int64(testLimits.header+testLimits.tick)) // past the header limit, not the active one
+	if late.closes.Load() != 1 || onTime.closes.Load() != 0 {
+		t.Fatalf("closes: late %d, on time %d; want 1 and 0", late.closes.Load(), onTime.closes.Load())
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler { //nolint:errorlint // net/http compares it so
+				t.Errorf("a request on the claimed connection: recovered %v, want http.ErrAbortHandler", r)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(lateCtx, http.MethodGet, "/", nil))
+	}()
+	if served != 1 {
+		t.Errorf("served %d requests, want 1 (the one on time)", served)
+	}
+	w.sweep(w.now() + int64(time.Hour))
+	if late.closes.Load() != 1 || onTime.closes.Load() != 1 || w.watching() != 0 {
+		t.Errorf("after a late sweep: closes %d and %d, watching %d; want 1, 1, 0",
+			late.closes.Load(), onTime.closes.Load(), w.watching())
 	}
 }
