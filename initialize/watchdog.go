@@ -151,13 +151,6 @@ func (w *watchdog) sweep(now int64) {
 	})
 }
 
-// watching is how many connections the watchdog holds.
-func (w *watchdog) watching() int {
-	n := 0
-	w.conns.Range(func(any, any) bool { n++; return true })
-	return n
-}
-
 // close stops the watchdog; the connections it held are left as they are.
 func (w *watchdog) close() {
 	close(w.stop)

@@ -18,6 +18,13 @@ import (
 var testLimits = connLimits{header: 200 * time.Millisecond, active: 400 * time.Millisecond,
 	idle: 1500 * time.Millisecond, tick: 50 * time.Millisecond}
 
+// watching is how many connections the watchdog holds.
+func (w *watchdog) watching() int {
+	n := 0
+	w.conns.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
 // watched serves h on a loopback port with the watchdog, as Serve does.
 func watched(t *testing.T, h http.Handler) (string, *watchdog) {
 	t.Helper()
