@@ -58,16 +58,26 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	// net/http's: endless's own defaults for them are zero, and stay so.
 	wd := startWatchdog(serverLimits)
 	defer wd.close()
-	srv := endless.NewServer(cfg.Addr, wd.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := endless.NewServer(cfg.Addr, wd.handler(quietHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if closing.Load() {
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
-	})))
-	srv.ConnContext, srv.ConnState = wd.connContext, wd.connState
+	}))))
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return wd.connContext(quietContext(ctx, c), c)
+	}
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		quietState(c, s)
+		wd.connState(c, s)
+	}
+	// The listener is quiet (quietconn.go) while endless serves it.
+	quiet := &quietEndless{get: func() net.Listener { return srv.EndlessListener },
+		set: func(l net.Listener) { srv.EndlessListener = l }}
 	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		// Runs before endless's own shutdown, on its signal goroutine.
 		if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, sig, func() {
+			quiet.unwrap()
 			flush()
 			if !closing.Swap(true) {
 				time.Sleep(closeNotice)
@@ -77,7 +87,10 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 		}
 	}
 	// Before the fork: the new process writes to the same stderr.
-	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, flush); err != nil {
+	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, func() {
+		quiet.unwrap() // endless hands its own listener's socket over
+		flush()
+	}); err != nil {
 		return err
 	}
 	srv.MaxHeaderBytes = maxHeaderBytes
@@ -85,6 +98,7 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	serving := false
 	srv.BeforeBegin = func(addr string) {
 		serving = true
+		quiet.wrap()
 		log.Info("listening", "addr", addr, "pid", os.Getpid())
 	}
 	// Written before ListenAndServe, where a restarted process tells its
