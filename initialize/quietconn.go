@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // Quiet connections: net/http's background read left out while a request
-// without a body is being handled.
+// that only reads is handled.
 //
 // Before it calls a handler, net/http starts a goroutine that reads one
 // byte of the connection (after the body, when there is one), to cancel the
@@ -17,21 +20,25 @@ import (
 // private request waits for Redis), that goroutine runs: a read system call
 // that finds nothing, a sleep in the network poller; when the handler
 // returns, net/http sets a deadline in the past to wake it, and the handler
-// sleeps until it has. On welcome that was about 3 µs of the service's 30
-// per request, more than the rest of the token check beside Redis itself
-// (docs/BENCHMARKS.md, round 6).
+// sleeps until it has. On welcome that was about 4 µs of the service's 32-36
+// per request (docs/BENCHMARKS.md, round 6).
 //
-// Here, from a request's header until net/http is done with it, that
-// one-byte read returns at once with nothing read (io.Reader's "nothing
-// happened"), so the goroutine ends without a system call and the handler
-// without a wait; unless the request has a body. Nothing is lost for the service's bodyless requests: they are short
-// (each Redis call bounded by the client's timeouts), and a client that goes
-// away merely has its answer dropped. What is given up for them is the
-// cancellation of the request's context when its client goes away or the
-// watchdog closes the connection: such a handler runs to its end instead.
-// A request with a body (a login, whose password hash is worth not
-// computing for a client that left) keeps net/http's watch; so do the
-// metrics and pprof listeners, which are not quiet.
+// The routes that only read (welcome, me, sessions, /auth/verify: the
+// ones a front end or a proxy calls on every page) mark their request quiet
+// first thing (quietRoute, routers.Deps.Quiet). From then until net/http is
+// done with the request, that one-byte read returns at once with nothing
+// read (io.Reader's "nothing happened"): the goroutine ends without a
+// system call and the handler without a wait. Such a request is no longer
+// canceled when its client goes away, or when the watchdog closes its
+// connection: it runs to its end (each Redis call bounded by the client's
+// timeouts) and its answer is dropped. For a request that only reads,
+// that loses nothing. Every other route keeps net/http's watch: a refresh
+// whose client left is not rotated once it is canceled (a retry with the
+// same token then still works), a login not hashed.
+//
+// The mark is made after net/http has started the goroutine; one that runs
+// before it (another processor idle, as on a quiet instance) reads as
+// before. Under load it runs once the handler waits.
 //
 // Only a one-byte read is answered so: net/http reads requests and bodies
 // through its buffered reader (4 KiB reads), and only its background read
@@ -58,7 +65,7 @@ func (l *quietListener) Accept() (net.Conn, error) {
 // quietConn is a connection whose background read can be left out.
 type quietConn struct {
 	net.Conn
-	quiet atomic.Bool // a bodyless request's handler is running
+	quiet atomic.Bool // a request that only reads is being handled
 }
 
 func (c *quietConn) Read(p []byte) (int, error) {
@@ -68,24 +75,18 @@ func (c *quietConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// quietState (part of http.Server.ConnState) makes a connection quiet as
-// its request's header is read, before net/http starts the background
-// read, and ends that when net/http is done with the request.
+// quietState (part of http.Server.ConnState) ends a quiet request when
+// net/http is done with it.
 func quietState(c net.Conn, s http.ConnState) {
-	if q, ok := c.(*quietConn); ok {
-		switch s {
-		case http.StateActive:
-			q.quiet.Store(true)
-		case http.StateIdle:
-			q.quiet.Store(false)
-		}
+	if q, ok := c.(*quietConn); ok && s != http.StateActive {
+		q.quiet.Store(false)
 	}
 }
 
 // quietKey is the context key of a request's quietConn.
 type quietKey struct{}
 
-// quietContext (part of http.Server.ConnContext) lets the handler find the
+// quietContext (part of http.Server.ConnContext) lets quietRoute find the
 // quietConn c.
 func quietContext(ctx context.Context, c net.Conn) context.Context {
 	if q, ok := c.(*quietConn); ok {
@@ -94,46 +95,52 @@ func quietContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// quietHandler gives a request with a body back net/http's watch before h
-// reads it (net/http starts that background read once the body is read).
-func quietHandler(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != http.NoBody {
-			if q, _ := r.Context().Value(quietKey{}).(*quietConn); q != nil {
-				q.quiet.Store(false)
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
+// quietRoute marks the request of a route that only reads quiet. Off the
+// quiet listener (tests through httptest, the metrics listener) it does
+// nothing.
+func quietRoute(c *gin.Context) {
+	if q, _ := c.Request.Context().Value(quietKey{}).(*quietConn); q != nil {
+		q.quiet.Store(true)
+	}
 }
 
 // quietEndless makes the endless server's listener quiet. endless serves
 // srv.EndlessListener, and reads it again only to hand its socket to a new
-// process (SIGHUP: it must then be endless's own type) or to close it. So
-// the quiet listener is put there just before endless serves it (from
-// BeforeBegin), and endless's own is put back as the first Accept starts,
-// once endless has taken the quiet one. unwrap, from the signal hooks that
-// run before endless's, puts it back too, should a signal come first; the
-// mutex orders these writes before endless's reads.
+// process (SIGHUP: it must then be endless's own type) or to close it
+// (SIGTERM, SIGINT), on its signal goroutine. So the quiet listener is put
+// there just before endless serves it (BeforeBegin, on the goroutine that
+// then serves it), and endless's own is put back as the first Accept starts
+// on that same goroutine, once endless has taken the quiet one. The signal
+// hooks that run before endless's wait for that (settled): they never
+// write the field, and the channel orders its last write before endless's
+// reads.
 type quietEndless struct {
-	mu  sync.Mutex
-	get func() net.Listener
-	set func(net.Listener)
+	get     func() net.Listener
+	set     func(net.Listener)
+	settled chan struct{} // closed once endless's own listener is back
 }
 
-// wrap puts a quiet listener in place of the current one.
+func newQuietEndless(get func() net.Listener, set func(net.Listener)) *quietEndless {
+	return &quietEndless{get: get, set: set, settled: make(chan struct{})}
+}
+
+// wrap puts a quiet listener in place of endless's own.
 func (q *quietEndless) wrap() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	own := q.get()
-	q.set(&quietListener{Listener: own, first: q.unwrap})
+	q.set(&quietListener{Listener: own, first: func() {
+		q.set(own)
+		close(q.settled)
+	}})
 }
 
-// unwrap puts endless's own listener back.
-func (q *quietEndless) unwrap() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if l, ok := q.get().(*quietListener); ok {
-		q.set(l.Listener)
+// settle waits until endless's own listener is back, or for at most wait
+// (a signal before the server started serving: endless's own is then still
+// there, or the server never serves).
+func (q *quietEndless) settle(wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-q.settled:
+	case <-t.C:
 	}
 }

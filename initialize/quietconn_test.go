@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // countingListener counts the one-byte reads that reach its connections
@@ -38,59 +40,58 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// quietServer serves h as Serve does, on a quiet listener over a counting
-// one.
-func quietServer(t *testing.T, h http.Handler) (string, *countingListener) {
+// quietServer serves, as Serve does, on a quiet listener over a counting
+// one: /read is a route that only reads (quietRoute first), /write one that
+// does not. Each reads the body, then waits (as a private request waits for
+// Redis; net/http's background read, when there is one, starts as the body
+// is read and runs meanwhile) and answers, or reports on ended that its
+// context ended first.
+func quietServer(t *testing.T, wait time.Duration, ended chan<- string) (string, *countingListener) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	counting := &countingListener{Listener: l}
-	srv := &http.Server{Handler: quietHandler(h), ConnContext: quietContext, ConnState: quietState,
-		ReadHeaderTimeout: 5 * time.Second}
+	r := gin.New()
+	h := func(c *gin.Context) {
+		body, _ := io.ReadAll(c.Request.Body)
+		select {
+		case <-c.Request.Context().Done():
+			ended <- c.Request.URL.Path
+			return
+		case <-time.After(wait):
+		}
+		c.String(http.StatusOK, "%s %s %s", c.Request.Method, c.Request.URL.Path, body)
+	}
+	r.Any("/read", quietRoute, h)
+	r.Any("/write", h)
+	srv := &http.Server{Handler: r, ConnContext: quietContext, ConnState: quietState, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(&quietListener{Listener: counting}) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return l.Addr().String(), counting
 }
 
-// waiting answers after a pause in which net/http's background read, when
-// there is one, runs (as a private request waits for Redis); it reads a
-// body first, and reports whether its context ended before it answered.
-func waiting(canceled chan<- bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			canceled <- true
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
-	})
-}
-
-func TestQuietConnLeavesOutTheBackgroundRead(t *testing.T) {
+func TestQuietRouteLeavesOutTheBackgroundRead(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
-		send     string   // written at once on one connection
+		send     string   // written at once on one connection, twice
 		want     []string // the answers' bodies, in order
 		wantOnes bool     // one-byte reads reach the socket
 	}{
-		{"a request without a body is not watched", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
-			[]string{"GET /a "}, false},
-		{"keep-alive: the next request is read and answered", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
-			[]string{"GET /a "}, false},
-		{"pipelined requests are each answered, in order",
-			"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET /a ", "GET /b "}, false},
-		{"a request with a body keeps net/http's watch",
-			"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", []string{"POST /c hi"}, true},
+		{"a quiet request leaves the socket alone", "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+			[]string{"POST /read hi"}, false},
+		{"any other keeps net/http's watch", "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+			[]string{"POST /write hi"}, true},
+		{"pipelined quiet requests are each answered, in order",
+			"GET /read HTTP/1.1\r\nHost: x\r\n\r\nGET /read?b HTTP/1.1\r\nHost: x\r\n\r\nPOST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz",
+			[]string{"GET /read ", "GET /read ", "POST /write z"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			canceled := make(chan bool, 4)
-			addr, counting := quietServer(t, waiting(canceled))
+			ended := make(chan string, 8)
+			addr, counting := quietServer(t, 50*time.Millisecond, ended)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +99,7 @@ func TestQuietConnLeavesOutTheBackgroundRead(t *testing.T) {
 			defer func() { _ = c.Close() }()
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 			r := bufio.NewReader(c)
-			for round := range 2 { // the same requests again on the kept-alive connection
+			for round := range 2 { // again on the kept-alive connection
 				if _, err := io.WriteString(c, tc.send); err != nil {
 					t.Fatal(err)
 				}
@@ -115,38 +116,87 @@ func TestQuietConnLeavesOutTheBackgroundRead(t *testing.T) {
 				}
 			}
 			if got := counting.ones.Load() > 0; got != tc.wantOnes {
-				t.Errorf("one-byte reads of the socket: %d, want any: %v", counting.ones.Load(), tc.wantOnes)
+				t.Errorf("one-byte reads of the socket: %d, want some: %v", counting.ones.Load(), tc.wantOnes)
 			}
-			if len(canceled) > 0 {
-				t.Error("a request's context ended before its answer")
+			if len(ended) > 0 {
+				t.Errorf("%s: its context ended before its answer", <-ended)
 			}
 		})
 	}
 }
 
-func TestQuietConnStillCancelsABodysRequestWhoseClientLeft(t *testing.T) {
+func TestQuietRouteWhoseClientLeft(t *testing.T) {
 	t.Parallel()
-	canceled := make(chan bool, 1)
-	addr, _ := quietServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			canceled <- true
-		case <-time.After(3 * time.Second):
-			canceled <- false
-		}
-	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name     string
+		path     string
+		canceled bool
+	}{
+		{"any other route is canceled (a login's hash is not computed)", "/write", true},
+		{"a quiet route runs to its end", "/read", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ended := make(chan string, 1)
+			addr, _ := quietServer(t, time.Second, ended)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // the handler is waiting
+			_ = c.Close()
+			select {
+			case <-ended:
+				if !tc.canceled {
+					t.Fatal("canceled when its client left")
+				}
+			case <-time.After(2 * time.Second):
+				if tc.canceled {
+					t.Fatal("not canceled when its client left")
+				}
+			}
+		})
 	}
-	if _, err := io.WriteString(c, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // the handler is waiting
-	_ = c.Close()
-	if !<-canceled {
-		t.Fatal("the request's context was not canceled when its client left")
+}
+
+func TestQuietConnAnswersOnlyTheOneByteReadOfAQuietRequest(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		quiet bool
+		state http.ConnState // reported after the mark (0: none)
+		size  int
+		read  bool // the read reaches the socket
+	}{
+		{"one byte, quiet: nothing read", true, 0, 1, false},
+		{"one byte, not quiet", false, 0, 1, true},
+		{"a buffer's read, quiet", true, 0, 4096, true},
+		{"one byte once net/http is done with the request", true, http.StateIdle, 1, true},
+		{"one byte of a hijacked connection", true, http.StateHijacked, 1, true},
+		{"one byte while the request goes on", true, http.StateActive, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			server, client := net.Pipe()
+			defer func() { _ = server.Close(); _ = client.Close() }()
+			q := &quietConn{Conn: server}
+			q.quiet.Store(tc.quiet)
+			if tc.state != 0 {
+				quietState(q, tc.state)
+			}
+			go func() { _, _ = client.Write([]byte("x")) }()
+			_ = server.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := q.Read(make([]byte, tc.size))
+			if got := n == 1 && err == nil; got != tc.read {
+				t.Fatalf("read %d, %v; want it to reach the socket: %v", n, err, tc.read)
+			}
+			if !tc.read && (n != 0 || err != nil) {
+				t.Fatalf("read %d, %v; want 0, nil", n, err)
+			}
+		})
 	}
 }
 
@@ -157,35 +207,32 @@ func TestQuietEndlessPutsEndlessListenerBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = own.Close() }()
-	for _, tc := range []struct {
-		name    string
-		restore func(q *quietEndless, served *quietListener)
-	}{
-		{"as the first Accept starts", func(_ *quietEndless, served *quietListener) {
-			_ = own.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Millisecond))
-			var ne net.Error
-			if _, err := served.Accept(); !errors.As(err, &ne) || !ne.Timeout() {
-				t.Fatalf("accept: %v, want a timeout", err)
-			}
-		}},
-		{"when a signal comes before it", func(q *quietEndless, _ *quietListener) { q.unwrap() }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			field := own // srv.EndlessListener
-			q := &quietEndless{get: func() net.Listener { return field }, set: func(l net.Listener) { field = l }}
-			q.wrap()
-			served, ok := field.(*quietListener)
-			if !ok || served.Listener != own {
-				t.Fatalf("served %T, want the quiet listener over endless's own", field)
-			}
-			tc.restore(q, served)
-			if field != own {
-				t.Fatalf("after: %T, want endless's own listener back", field)
-			}
-			q.unwrap() // a later signal: nothing more to do
-			if field != own {
-				t.Fatalf("after a second unwrap: %T", field)
-			}
-		})
+	field := own // srv.EndlessListener
+	q := newQuietEndless(func() net.Listener { return field }, func(l net.Listener) { field = l })
+	start := time.Now()
+	q.settle(50 * time.Millisecond) // a signal before serving: nothing to wait for but the time
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Fatalf("settled after %v before anything was served", waited)
+	}
+	q.wrap()
+	served, ok := field.(*quietListener)
+	if !ok || served.Listener != own {
+		t.Fatalf("served %T, want the quiet listener over endless's own", field)
+	}
+	_ = own.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Millisecond))
+	var ne net.Error
+	if _, err := served.Accept(); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("accept: %v, want a timeout", err)
+	}
+	if field != own {
+		t.Fatalf("after the first Accept: %T, want endless's own listener back", field)
+	}
+	select {
+	case <-q.settled:
+	default:
+		t.Fatal("not settled after the first Accept")
+	}
+	if _, err := served.Accept(); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("second accept: %v", err)
 	}
 }

@@ -87,6 +87,7 @@ func Router(ctx context.Context, cfg global.Config, rdb redis.UniversalClient, l
 			Events: m, Log: log},
 		Health: &v1.Health{Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Timeout: redisIOTimeout},
 		Auth:   middleware.JWT(tokens, sessions, dp.auth),
+		Quiet:  quietRoute,
 		Log:    log,
 
 		Admin:     &v1.Admin{Accounts: accts, Factors: mfa.NewLookup(rdb), Sessions: sessions, Hasher: hasher, Events: m, Log: log},

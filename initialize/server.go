@@ -58,12 +58,12 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	// net/http's: endless's own defaults for them are zero, and stay so.
 	wd := startWatchdog(serverLimits)
 	defer wd.close()
-	srv := endless.NewServer(cfg.Addr, wd.handler(quietHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := endless.NewServer(cfg.Addr, wd.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if closing.Load() {
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
-	}))))
+	})))
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		return wd.connContext(quietContext(ctx, c), c)
 	}
@@ -72,12 +72,12 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 		wd.connState(c, s)
 	}
 	// The listener is quiet (quietconn.go) while endless serves it.
-	quiet := &quietEndless{get: func() net.Listener { return srv.EndlessListener },
-		set: func(l net.Listener) { srv.EndlessListener = l }}
+	quiet := newQuietEndless(func() net.Listener { return srv.EndlessListener },
+		func(l net.Listener) { srv.EndlessListener = l })
 	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		// Runs before endless's own shutdown, on its signal goroutine.
 		if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, sig, func() {
-			quiet.unwrap()
+			quiet.settle(time.Second)
 			flush()
 			if !closing.Swap(true) {
 				time.Sleep(closeNotice)
@@ -88,7 +88,7 @@ func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) er
 	}
 	// Before the fork: the new process writes to the same stderr.
 	if err := srv.RegisterSignalHook(endless.PRE_SIGNAL, syscall.SIGHUP, func() {
-		quiet.unwrap() // endless hands its own listener's socket over
+		quiet.settle(time.Second) // endless hands its own listener's socket over
 		flush()
 	}); err != nil {
 		return err

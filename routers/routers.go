@@ -35,7 +35,12 @@ type Deps struct {
 	MFA *v1.MFA
 	// Auth guards the private group (middleware.JWT).
 	Auth gin.HandlerFunc
-	Log  *slog.Logger
+	// Quiet comes first on the routes that only read (welcome, me,
+	// sessions, /auth/verify …): their request is not canceled when its
+	// client goes away, which spares it net/http's watch of the connection
+	// (initialize/quietconn.go). nil: no route is quiet.
+	Quiet gin.HandlerFunc
+	Log   *slog.Logger
 	// Metrics observes every request; MetricsHandler, when not nil, is
 	// served at GET /metrics (nil: metrics live on their own address).
 	Metrics        middleware.Observer
@@ -115,20 +120,31 @@ func New(d Deps) (*gin.Engine, error) {
 		public.POST("/passkeys/login/finish", d.Passkeys.LoginFinish)
 	}
 
+	quiet := func(h ...gin.HandlerFunc) []gin.HandlerFunc {
+		if d.Quiet == nil {
+			return h
+		}
+		return append([]gin.HandlerFunc{d.Quiet}, h...)
+	}
+	// The private routes that only read: the same guard, quiet.
+	reads := r.Group("/user", quiet(middleware.BodyLimit(BodyLimit), d.Auth)...)
+	{
+		reads.GET("/welcome", d.User.Welcome)
+		reads.GET("/sessions", d.User.ListSessions)
+		reads.GET("/me", d.User.Me)
+		reads.GET("/passkeys", d.Passkeys.List)
+		reads.GET("/mfa", d.MFA.Status)
+	}
 	private := r.Group("/user", middleware.BodyLimit(BodyLimit), d.Auth)
 	{
-		private.GET("/welcome", d.User.Welcome)
 		private.GET("/logout", d.User.Logout)
 		private.POST("/logout", d.User.Logout)
 		private.POST("/logout-all", d.User.LogoutAll)
-		private.GET("/sessions", d.User.ListSessions)
 		private.DELETE("/sessions/:id", d.User.RevokeSession)
 		private.POST("/password", d.User.Password)
-		private.GET("/me", d.User.Me)
 
 		private.POST("/passkeys/register/begin", d.Passkeys.RegisterBegin)
 		private.POST("/passkeys/register/finish", d.Passkeys.RegisterFinish)
-		private.GET("/passkeys", d.Passkeys.List)
 		private.DELETE("/passkeys/:id", d.Passkeys.Delete)
 
 		// Second factor (SPEC §11).
@@ -136,7 +152,6 @@ func New(d Deps) (*gin.Engine, error) {
 		private.POST("/mfa/totp/confirm", d.MFA.Confirm)
 		private.DELETE("/mfa/totp", d.MFA.Disable)
 		private.POST("/mfa/recovery-codes", d.MFA.RecoveryCodes)
-		private.GET("/mfa", d.MFA.Status)
 	}
 
 	// Administration (SPEC §10): a valid access token, then the admin role.
@@ -155,7 +170,7 @@ func New(d Deps) (*gin.Engine, error) {
 
 	// Gateway mode: a reverse proxy asks before passing a request on. The
 	// private group's checks (Auth), counted and never cached (Observe).
-	gateway := r.Group("/auth", d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.VerifyAuth)
+	gateway := r.Group("/auth", quiet(d.Verify.Observe, middleware.BodyLimit(BodyLimit), d.VerifyAuth)...)
 	for _, m := range verifyMethods {
 		gateway.Handle(m, "/verify", d.Verify.Allow)
 	}
