@@ -89,7 +89,8 @@ func newBatcher(rdb redis.UniversalClient) *batcher {
 // (a failed pipeline fails each of them). With key "" it only sends cmds.
 //
 // A request whose ctx is done when its pipeline is made sends nothing and
-// gets ctx's error: a client that went away adds no work to Redis. Queued,
+// gets ctx's error: a client that went away adds no work to Redis (on the
+// routes whose requests are canceled so: initialize/quietconn.go). Queued,
 // a request does not watch ctx: that cost a channel and a select per request
 // (about a microsecond under load), and its wait is bounded anyway, by the
 // Redis client's timeouts on the pipelines ahead of it.
