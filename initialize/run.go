@@ -57,9 +57,9 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for addr, h := range sideHandlers(cfg, m) {
+	for addr, side := range sideListeners(cfg, m) {
 		go func() {
-			if err := Serve(global.Config{Addr: addr}, h, log, flush); err != nil {
+			if err := serve(global.Config{Addr: addr}, side.handler, log, flush, side.limits); err != nil {
 				log.Error("side listener failed", "addr", addr, "err", err.Error())
 			}
 		}()
@@ -67,15 +67,24 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	return Serve(cfg, router, log, flush)
 }
 
-// sideHandlers are the listeners besides the main one: /metrics on
+// sideListener is a listener besides the main one: what it serves, and its
+// connections' time limits.
+type sideListener struct {
+	handler http.Handler
+	limits  connLimits
+}
+
+// sideListeners are the listeners besides the main one: /metrics on
 // METRICS_ADDR and pprof on PPROF_ADDR, each only when configured. They are
 // endless servers too, so a SIGHUP restart hands their sockets over as well.
-func sideHandlers(cfg global.Config, m *metrics.Metrics) map[string]http.Handler {
-	out := map[string]http.Handler{}
+// pprof's requests may last longer (pprofLimits): a profile takes as long as
+// it was asked to.
+func sideListeners(cfg global.Config, m *metrics.Metrics) map[string]sideListener {
+	out := map[string]sideListener{}
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		out[cfg.MetricsAddr] = mux
+		out[cfg.MetricsAddr] = sideListener{mux, serverLimits}
 	}
 	if cfg.PprofAddr != "" {
 		mux := http.NewServeMux()
@@ -84,7 +93,7 @@ func sideHandlers(cfg global.Config, m *metrics.Metrics) map[string]http.Handler
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		out[cfg.PprofAddr] = mux
+		out[cfg.PprofAddr] = sideListener{mux, pprofLimits}
 	}
 	return out
 }

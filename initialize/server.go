@@ -29,6 +29,14 @@ var serverLimits = connLimits{
 	tick:   500 * time.Millisecond,
 }
 
+// pprofLimits are the pprof listener's (PPROF_ADDR, an operator's tool, on
+// loopback unless told otherwise): a CPU profile or an execution trace is
+// one request that lasts as long as it was asked to (go tool pprof asks for
+// 30 s), so a request there may run for 5 minutes. Its header and idle
+// limits are those of every listener.
+var pprofLimits = connLimits{header: serverLimits.header, active: 5 * time.Minute, idle: serverLimits.idle,
+	tick: serverLimits.tick}
+
 // Server limits.
 const (
 	maxHeaderBytes = 16 << 10
@@ -52,11 +60,16 @@ const (
 // lines of this process come before those of the one that replaces it (the
 // caller flushes again once Serve returns).
 func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) error {
+	return serve(cfg, h, log, flush, serverLimits)
+}
+
+// serve is Serve with the connections' time limits given.
+func serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func(), limits connLimits) error {
 	endless.DefaultHammerTime = hammerTime
 	var closing atomic.Bool
 	// The connections' time limits are the watchdog's (watchdog.go), not
 	// net/http's: endless's own defaults for them are zero, and stay so.
-	wd := startWatchdog(serverLimits)
+	wd := startWatchdog(limits)
 	defer wd.close()
 	srv := endless.NewServer(cfg.Addr, wd.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if closing.Load() {

@@ -36,10 +36,10 @@ import (
 // connecting loses its connection after header, one that trickles a body
 // or does not read its answers after active; a connection left idle is
 // closed after idle (plus header, which net/http also grants once a
-// request's first byte arrives). The limits hold on every listener: a
-// pprof profile or trace (which would stretch net/http's WriteTimeout for
-// itself, but knows nothing of the watchdog) is cut after active (README,
-// Operations).
+// request's first byte arrives). Every listener has a watchdog; the pprof
+// listener's active limit is longer (pprofLimits, server.go): a profile or
+// trace (which would stretch net/http's WriteTimeout for itself, but knows
+// nothing of the watchdog) lasts as long as it was asked to.
 type connLimits struct {
 	header, active, idle time.Duration
 	tick                 time.Duration // how often the watchdog looks
