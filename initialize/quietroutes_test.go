@@ -42,7 +42,18 @@ func TestQuietRoutesAreTheOnesThatOnlyRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	counting := &countingListener{Listener: l}
-	srv := &http.Server{Handler: router, ConnContext: quietContext, ConnState: quietState, ReadHeaderTimeout: 5 * time.Second}
+	// net/http sends the answer before it ends the background read (it
+	// waits for it, on a route that is not quiet, only then): the count is
+	// read once net/http is done with the request, as the connection goes
+	// idle (or is closed), here reported by the client's address.
+	done := make(chan string, 64)
+	connState := func(c net.Conn, s http.ConnState) {
+		quietState(c, s)
+		if s == http.StateIdle || s == http.StateClosed {
+			done <- c.RemoteAddr().String()
+		}
+	}
+	srv := &http.Server{Handler: router, ConnContext: quietContext, ConnState: connState, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(&quietListener{Listener: counting}) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
@@ -86,6 +97,14 @@ func TestQuietRoutesAreTheOnesThatOnlyRead(t *testing.T) {
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
+			for served := false; !served; {
+				select {
+				case addr := <-done:
+					served = addr == c.LocalAddr().String()
+				case <-time.After(5 * time.Second):
+					t.Fatal("net/http not done with the request after 5 s")
+				}
+			}
 			if watched := counting.ones.Load() > before; watched == tc.quiet {
 				t.Errorf("%d: net/http watched the connection: %v, want %v", resp.StatusCode, watched, !tc.quiet)
 			}
