@@ -76,6 +76,19 @@ func LoadConfig(getenv func(string) string) (global.Config, error) {
 	if host, port, err := net.SplitHostPort(c.PprofAddr); err == nil && host == "" {
 		c.PprofAddr = net.JoinHostPort("127.0.0.1", port) // profiles are not for the world
 	}
+	// Two listeners on one address: one of them would not start (and of the
+	// metrics and pprof handlers, kept by address, one would take the
+	// other's place without a word). Port 0 is a free port each.
+	seen := map[string]string{}
+	for _, l := range []struct{ name, addr string }{{"APP_ADDR", c.Addr}, {"METRICS_ADDR", c.MetricsAddr}, {"PPROF_ADDR", c.PprofAddr}} {
+		if _, port, err := net.SplitHostPort(l.addr); err != nil || port == "0" {
+			continue
+		}
+		if other, ok := seen[l.addr]; ok {
+			r.fail(l.name, "%q is %s's address too", l.addr, other)
+		}
+		seen[l.addr] = l.name
+	}
 	loadRedisConfig(&r, &c) // REDIS_ADDR(S), Sentinel, ACL user, TLS: redis.go
 	for _, o := range c.CORSOrigins {
 		switch {

@@ -59,6 +59,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"origin without scheme", []string{"CORS_ORIGINS", "app.example"}, "CORS_ORIGINS"},
 		{"negative grace", []string{"REFRESH_REUSE_GRACE", "-1s"}, "REFRESH_REUSE_GRACE"},
 		{"bad pprof address", []string{"PPROF_ADDR", "6060"}, "PPROF_ADDR"},
+		{"metrics and pprof on one address", []string{"METRICS_ADDR", "127.0.0.1:6060", "PPROF_ADDR", ":6060"}, "PPROF_ADDR"},
+		{"metrics on the service's address", []string{"APP_ADDR", ":9100", "METRICS_ADDR", ":9100"}, "METRICS_ADDR"},
 
 		// Roles (SPEC §10).
 		{"bad default role", []string{"DEFAULT_ROLES", "user,Reader"}, "DEFAULT_ROLES"},
@@ -92,6 +94,14 @@ func TestLoadConfigRejects(t *testing.T) {
 				t.Fatalf("err = %v, want one line starting with %s:", err, tt.want)
 			}
 		})
+	}
+}
+
+// Port 0 is a free port for each listener: not one address shared.
+func TestListenersMayEachAskForAFreePort(t *testing.T) {
+	c, err := LoadConfig(env("APP_ADDR", "127.0.0.1:0", "METRICS_ADDR", "127.0.0.1:0", "PPROF_ADDR", "127.0.0.1:0"))
+	if err != nil || c.Addr != "127.0.0.1:0" || c.MetricsAddr != "127.0.0.1:0" || c.PprofAddr != "127.0.0.1:0" {
+		t.Fatalf("three listeners on port 0: %+v, %v", c, err)
 	}
 }
 
