@@ -59,12 +59,12 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 	}
 	for addr, side := range sideListeners(cfg, m) {
 		go func() {
-			if err := serve(global.Config{Addr: addr}, side.handler, log, flush, side.limits); err != nil {
+			if err := Serve(global.Config{Addr: addr}, side.handler, side.limits, log, flush); err != nil {
 				log.Error("side listener failed", "addr", addr, "err", err.Error())
 			}
 		}()
 	}
-	return Serve(cfg, router, log, flush)
+	return Serve(cfg, router, serverLimits, log, flush)
 }
 
 // sideListener is a listener besides the main one: what it serves, and its

@@ -54,17 +54,13 @@ const (
 	closeNotice = 500 * time.Millisecond
 )
 
-// Serve serves h on cfg.Addr under endless and returns once this process
-// has drained after SIGTERM/SIGINT or handed over after SIGHUP. flush writes
-// out the buffered log: it runs as each of those signals arrives, so the
-// lines of this process come before those of the one that replaces it (the
-// caller flushes again once Serve returns).
-func Serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func()) error {
-	return serve(cfg, h, log, flush, serverLimits)
-}
-
-// serve is Serve with the connections' time limits given.
-func serve(cfg global.Config, h http.Handler, log *slog.Logger, flush func(), limits connLimits) error {
+// Serve serves h on cfg.Addr under endless, its connections held to limits
+// (serverLimits, or pprofLimits on the pprof listener), and returns once
+// this process has drained after SIGTERM/SIGINT or handed over after
+// SIGHUP. flush writes out the buffered log: it runs as each of those
+// signals arrives, so the lines of this process come before those of the
+// one that replaces it (the caller flushes again once Serve returns).
+func Serve(cfg global.Config, h http.Handler, limits connLimits, log *slog.Logger, flush func()) error {
 	endless.DefaultHammerTime = hammerTime
 	var closing atomic.Bool
 	// The connections' time limits are the watchdog's (watchdog.go), not
