@@ -11,11 +11,13 @@ import (
 // rounds of req/s, p50 and p99, and the median of its ratios to the window
 // of bare gin (the first target) run right before each of its windows: on a
 // shared machine the load of others moves from one window to the next, and
-// adjacent windows see nearly the same. Then welcome's p99 against bare
-// gin's, paired the same way.
+// adjacent windows see nearly the same. Beside it the lowest and highest of
+// those ratios: how far one round can be from the median on this machine, so
+// that a verdict on a target is read against it. Then welcome's p99 against
+// bare gin's, paired the same way.
 func printTable(targets []target, runs [][]result) {
-	fmt.Println("| route | req/s | p50 | p99 | × bare gin | errors |")
-	fmt.Println("|---|--:|--:|--:|--:|--:|")
+	fmt.Println("| route | req/s | p50 | p99 | × bare gin | rounds | errors |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|--:|")
 	var p99Ratios []float64
 	for i, t := range targets {
 		var rps, ratios []float64
@@ -33,18 +35,19 @@ func printTable(targets []target, runs [][]result) {
 			}
 			errors += r.errors
 		}
-		ratio := "—"
+		ratio, spread := "—", "—"
 		switch {
 		case i == 0:
 			ratio = "1.00"
 		case len(ratios) > 0:
 			ratio = fmt.Sprintf("%.2f", median(ratios))
+			spread = fmt.Sprintf("%.2f–%.2f", slices.Min(ratios), slices.Max(ratios))
 		}
 		label := t.label
 		if t.conns > 0 {
 			label += fmt.Sprintf(" (%d connections)", t.conns)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", label, thousands(median(rps)), ms(median(p50)), ms(median(p99)), ratio, errors)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %d |\n", label, thousands(median(rps)), ms(median(p50)), ms(median(p99)), ratio, spread, errors)
 	}
 	if len(p99Ratios) > 0 {
 		fmt.Printf("\nwelcome p99 / bare gin p99 (paired windows, median): %.2f× (target ≤ 2×)\n", median(p99Ratios))
