@@ -16,8 +16,6 @@ const (
 const (
 	// CtxClaims holds the *utils.Claims of a verified access token.
 	CtxClaims = "go-jwt.claims"
-	// CtxRequestID holds the request id also returned as X-Request-ID.
-	CtxRequestID = "go-jwt.request-id"
 )
 
 // Redis key prefixes. Every key that one script or transaction touches carries

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"go-jwt/global"
+	"go-jwt/response"
 )
 
 // LogHandler is the service's slog handler: slog's own JSON handler (JSON
@@ -122,19 +122,29 @@ func (h *LogHandler) write(e *accessEntry) {
 // ClientIP, from X-Forwarded-For; without, it is the peer's address, which
 // is what ClientIP would answer, read without its parsing.
 //
+// The same measurement goes to o when it is not nil (see observe): the
+// metrics and the log line agree on every request's route, status and
+// latency, and the clock is read twice a request, not four times (a reading
+// of both clocks was 13 % of ping's time in the router's benchmark). The
+// line's time is the end of the request: its start (wall clock) plus its
+// latency (monotonic).
+//
 // On the service's own handler in JSON (LogHandler) the line is formatted
 // without allocating; otherwise it is logged through slog.
-func AccessLog(log *slog.Logger, proxies bool) gin.HandlerFunc {
+func AccessLog(log *slog.Logger, proxies bool, o Observer) gin.HandlerFunc {
 	fast, _ := log.Handler().(*LogHandler)
 	if fast != nil && !fast.json {
 		fast = nil
 	}
 	return func(c *gin.Context) {
+		// The id is read before the handler answers: net/http clones the
+		// answer's header map when it is asked for it between the answer's
+		// write and the flush that sends it (response.RequestID).
+		id := response.RequestID(c)
 		start := time.Now()
 		c.Next()
-		e := accessEntry{method: c.Request.Method, route: c.FullPath(), status: c.Writer.Status(), id: c.GetString(global.CtxRequestID)}
-		e.time = time.Now()
-		e.latency = e.time.Sub(start)
+		latency := time.Since(start)
+		e := accessEntry{time: start.Add(latency), latency: latency, method: c.Request.Method, route: c.FullPath(), status: c.Writer.Status(), id: id}
 		if e.route == "" {
 			e.route = "unmatched"
 		}
@@ -143,8 +153,12 @@ func AccessLog(log *slog.Logger, proxies bool) gin.HandlerFunc {
 		} else {
 			e.ip = c.RemoteIP()
 		}
-		if err := c.Errors.Last(); err != nil {
-			e.reason = err.Err.Error()
+		last := c.Errors.Last()
+		if last != nil {
+			e.reason = last.Err.Error()
+		}
+		if o != nil {
+			observe(o, &e, last)
 		}
 		if fast != nil {
 			fast.write(&e)
@@ -171,11 +185,36 @@ func safe(b byte) bool { return b >= 0x20 && b != '"' && b != '\\' && b < utf8.R
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s quoted as slog's JSON handler does.
+// plain marks the bytes that stand for themselves in a JSON string: the
+// safe ASCII ones (multi-byte UTF-8 takes the careful path).
+var plain = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = safe(byte(c))
+	}
+	return t
+}()
+
+// appendJSONString appends s quoted as slog's JSON handler does. The fields
+// of an access line are plain ASCII almost always: they are copied at once
+// after a scan of the table.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	i := 0
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendJSONTail(b, s, i)
+}
+
+// appendJSONTail appends the rest of s from its first byte that is not
+// plain (s[:i] is), escaped, and the closing quote.
+func appendJSONTail(b []byte, s string, i int) []byte {
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if safe(c) {
 				i++

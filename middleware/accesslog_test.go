@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"go-jwt/global"
 )
 
 // The fast access line is byte for byte what slog's JSON handler writes for
@@ -78,7 +80,7 @@ func TestAccessLogThroughGin(t *testing.T) {
 		var events, access bytes.Buffer
 		log := slog.New(NewLogHandler(json, &events, &access))
 		r := gin.New()
-		r.Use(RequestID(), AccessLog(log, false))
+		r.Use(RequestID(), AccessLog(log, false, nil))
 		r.POST("/public/login", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 		req := httptest.NewRequest(http.MethodPost, "/public/login?token=query-secret", strings.NewReader("password=body-secret"))
 		req.Header.Set("Authorization", "Bearer header-secret")
@@ -100,5 +102,67 @@ func TestAccessLogThroughGin(t *testing.T) {
 		if strings.Contains(line, "secret") {
 			t.Errorf("json=%v: a secret reached the log: %q", json, line)
 		}
+	}
+}
+
+// Any string is quoted as slog's JSON handler quotes it: the table's fast
+// path and the careful one agree with slog on every byte.
+func FuzzJSONStringIsSlogs(f *testing.F) {
+	for _, s := range []string{"", "GET", "/user/welcome", "5f0c2a9be13d4786-1a", "a\"b", "é", "x\xff", "\u2028", "tab\there", "\x7f\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		r := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0)
+		r.AddAttrs(slog.String("k", s))
+		if err := slog.NewJSONHandler(&want, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key != "k" {
+				return slog.Attr{}
+			}
+			return a
+		}}).Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		got := `{"k":` + string(appendJSONString(nil, s)) + "}\n"
+		if got != want.String() {
+			t.Fatalf("%q: got %s, slog wrote %s", s, got, want.String())
+		}
+	})
+}
+
+type countingObserver struct{ requests, rejected, failed, limited int }
+
+func (o *countingObserver) Request(string, string, int, time.Duration) { o.requests++ }
+func (o *countingObserver) Rejected(string)                            { o.rejected++ }
+func (o *countingObserver) LoginFailed()                               { o.failed++ }
+func (o *countingObserver) RateLimited()                               { o.limited++ }
+
+// One measurement feeds both the access line and the metrics: every request
+// is counted once under its route template, and its last error is
+// classified (a refused token, a failed password, a rate limit).
+func TestAccessLogFeedsTheMetrics(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	defer gin.SetMode(gin.TestMode)
+	var access bytes.Buffer
+	o := &countingObserver{}
+	r := gin.New()
+	r.Use(RequestID(), AccessLog(slog.New(NewLogHandler(true, io.Discard, &access)), false, o))
+	fail := func(err error) gin.HandlerFunc {
+		return func(c *gin.Context) { _ = c.Error(err); c.Status(http.StatusUnauthorized) }
+	}
+	r.GET("/public/ping", func(c *gin.Context) { c.String(http.StatusOK, "pong") })
+	r.GET("/user/welcome", fail(global.ErrTokenExpired))
+	r.POST("/public/login", fail(global.ErrInvalidCredentials))
+	r.POST("/public/refresh", fail(global.ErrRateLimited))
+	for _, q := range [][2]string{{"GET", "/public/ping"}, {"GET", "/user/welcome"}, {"POST", "/public/login"}, {"POST", "/public/refresh"}, {"GET", "/nowhere"}} {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest(q[0], q[1], nil))
+		id := w.Header().Get("X-Request-ID")
+		if id == "" || !strings.Contains(access.String(), `"request_id":"`+id+`"`) {
+			t.Fatalf("%s: id %q not in the access log %q", q[1], id, access.String())
+		}
+	}
+	if *o != (countingObserver{requests: 5, rejected: 1, failed: 1, limited: 1}) {
+		t.Fatalf("observed %+v", *o)
 	}
 }

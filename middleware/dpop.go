@@ -96,8 +96,7 @@ func (d *DPoP) serve(c *gin.Context, tokens TokenParser, raw string, forwarded b
 	if n := d.Proofs.Nonce(); n != "" {
 		c.Header("DPoP-Nonce", n) // the freshest one, for the next proof (RFC 9449 §8.2)
 	}
-	c.Set(global.CtxClaims, claims)
-	c.Next()
+	withClaims(c, claims)
 }
 
 // Check is the DPoP check of the verified access token claims (raw, as

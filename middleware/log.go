@@ -22,7 +22,7 @@ func Recovery(log *slog.Logger) gin.HandlerFunc {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("panic", "request_id", c.GetString(global.CtxRequestID), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				log.Error("panic", "request_id", response.RequestID(c), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				response.Error(c, fmt.Errorf("panic: %v", p))
 			}
 		}()

@@ -11,6 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"go-jwt/global"
+	"go-jwt/response"
+	"go-jwt/utils"
 )
 
 var idFormat = regexp.MustCompile(`^[0-9a-f]{16}-[0-9a-f]+$`)
@@ -62,7 +64,7 @@ func TestRequestIDHeader(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	r.Use(RequestID())
-	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, c.GetString(global.CtxRequestID)) })
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, response.RequestID(c)) })
 	tests := []struct {
 		name, incoming string
 		kept           bool
@@ -97,19 +99,29 @@ func TestRequestIDHeader(t *testing.T) {
 	}
 }
 
-// The c.Keys map RequestID lends from its pool is handed to the next
-// request: nothing one request stored (its claims) may still be in it.
+// The c.Keys map withClaims lends from its pool is handed to the next
+// request: nothing one request stored (its claims, or anything a handler
+// added) may still be in it, and a request without claims has none.
 func TestKeysOfOneRequestNeverReachTheNext(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	r.Use(RequestID())
-	r.GET("/set", func(c *gin.Context) { c.Set(global.CtxClaims, c.Query("v")); c.Status(http.StatusNoContent) })
+	r.GET("/set", func(c *gin.Context) {
+		withClaims(c, &utils.Claims{Username: c.Query("v")})
+	}, func(c *gin.Context) {
+		c.Set("extra:"+c.Query("v"), true) // a key of its own per value: a leak would make three
+		if Claims(c) == nil || Claims(c).Username != c.Query("v") || len(c.Keys) != 2 {
+			c.String(http.StatusInternalServerError, "keys %v", c.Keys)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
 	r.GET("/get", func(c *gin.Context) {
 		if v, ok := c.Get(global.CtxClaims); ok {
 			c.String(http.StatusInternalServerError, "left over: %v", v)
 			return
 		}
-		if c.GetString(global.CtxRequestID) == "" {
+		if response.RequestID(c) == "" {
 			c.String(http.StatusInternalServerError, "no request id")
 			return
 		}

@@ -120,6 +120,25 @@ func Status(err error) (status int, code, message string) {
 	return http.StatusInternalServerError, CodeInternal, "internal error"
 }
 
+// RequestIDHeader is X-Request-ID in the canonical form net/http keys
+// headers by, so it is looked up and set without canonicalising per request.
+const RequestIDHeader = "X-Request-Id"
+
+// RequestID is this request's id (middleware.RequestID), read from the
+// X-Request-ID header of its answer, where that middleware put it before
+// anything else ran: one place holds it, and a request pays nothing to
+// store it a second time for the few that read it (log lines). Read after
+// the answer is written (c.JSON, c.String…), it costs a copy of the header
+// map: net/http clones it when it is asked for it between the answer's
+// write and the flush that sends it. That is fine for a line about a rare
+// event; the access log reads the id before the handler runs.
+func RequestID(c *gin.Context) string {
+	if v := c.Writer.Header()[RequestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // Error aborts the request with the answer for err. 503 and 429 carry
 // Retry-After. Unknown errors are logged with the request id.
 func Error(c *gin.Context, err error) {
@@ -133,7 +152,7 @@ func Error(c *gin.Context, err error) {
 		}
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
 	case http.StatusInternalServerError:
-		slog.Default().Error("request failed", "request_id", c.GetString(global.CtxRequestID), "err", err.Error())
+		slog.Default().Error("request failed", "request_id", RequestID(c), "err", err.Error())
 	}
 	_ = c.Error(err) // for the access log's reason and the metrics
 	c.AbortWithStatusJSON(status, Body{Error: code, Message: msg})

@@ -17,17 +17,6 @@ import (
 	"go-jwt/test/testkit"
 )
 
-// discardWriter is a ResponseWriter that keeps nothing but the status, so
-// that the benchmark counts the router's allocations, not a recorder's.
-type discardWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(s int)           { w.status = s }
-
 // BenchmarkRequestPath is the whole production router in release mode (JSON
 // access log, metrics, request id, recovery) on one request, without the
 // network: time and allocations per request of ping and of welcome (whose
@@ -36,27 +25,7 @@ func (w *discardWriter) WriteHeader(s int)           { w.status = s }
 //
 //	REDIS_TEST_ADDR=127.0.0.1:6379 go test -run '^$' -bench RequestPath -benchmem ./routers/
 func BenchmarkRequestPath(b *testing.B) {
-	vars := map[string]string{"GIN_MODE": "release", "JWT_SECRET": "test-secret-test-secret-test-secret",
-		"DEMO_USER": "bench:bench-password", "ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME": "1",
-		"DATA_KEY": "bench-data-key-bench-data-key-bench-data-key"}
-	cfg, err := initialize.LoadConfig(func(k string) string { return vars[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(middleware.NewLogHandler(true, io.Discard, io.Discard))
-	backends := testkit.Backends(b)
-	router, err := initialize.Router(b.Context(), cfg, backends[len(backends)-1].Client, log, metrics.New(), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	login := httptest.NewRequest(http.MethodPost, "/public/login", strings.NewReader("username=bench&password=bench-password"))
-	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w := httptest.NewRecorder()
-	router.ServeHTTP(w, login)
-	var pair struct{ AccessToken, RefreshToken string }
-	if err := json.Unmarshal(w.Body.Bytes(), &pair); err != nil || pair.AccessToken == "" {
-		b.Fatalf("login: %d %s", w.Code, w.Body)
-	}
+	router, pair := productionRouter(b)
 	for _, bc := range []struct {
 		name, path string
 		header     http.Header
@@ -67,13 +36,14 @@ func BenchmarkRequestPath(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, bc.path, nil)
 			r.Header = bc.header
-			dw := &discardWriter{h: http.Header{}}
+			dw := &testkit.DiscardWriter{H: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
-				clear(dw.h)
+				clear(dw.H)
+				dw.Wrote = false
 				router.ServeHTTP(dw, r)
-				if dw.status != 0 && dw.status != http.StatusOK {
-					b.Fatalf("status %d", dw.status)
+				if dw.Status != 0 && dw.Status != http.StatusOK {
+					b.Fatalf("status %d", dw.Status)
 				}
 			}
 		})
@@ -85,26 +55,86 @@ func BenchmarkRequestPath(b *testing.B) {
 	b.Run("refresh", func(b *testing.B) {
 		r := httptest.NewRequest(http.MethodPost, "/public/refresh", nil)
 		r.Header = refreshH
-		bw := &bodyWriter{discardWriter: discardWriter{h: http.Header{}}}
+		bw := &bodyWriter{DiscardWriter: testkit.DiscardWriter{H: http.Header{}}}
 		b.ReportAllocs()
 		for b.Loop() {
-			clear(bw.h)
+			clear(bw.H)
+			bw.Wrote = false
 			bw.body = bw.body[:0]
 			router.ServeHTTP(bw, r)
 			_, rest, ok := bytes.Cut(bw.body, []byte(`"refreshToken":"`))
 			token, _, _ := bytes.Cut(rest, []byte(`"`))
-			if bw.status != http.StatusOK || !ok {
-				b.Fatalf("status %d: %s", bw.status, bw.body)
+			if bw.Status != http.StatusOK || !ok {
+				b.Fatalf("status %d: %s", bw.Status, bw.body)
 			}
 			r.Header["Authorization"][0] = "Bearer " + string(token)
 		}
 	})
 }
 
-// bodyWriter is a discardWriter that keeps the body, in a buffer reused.
+// bodyWriter is a testkit.DiscardWriter that keeps the body, in a buffer reused.
 type bodyWriter struct {
-	discardWriter
+	testkit.DiscardWriter
 	body []byte
 }
 
 func (w *bodyWriter) Write(p []byte) (int, error) { w.body = append(w.body, p...); return len(p), nil }
+
+type tokenPair struct{ AccessToken, RefreshToken string }
+
+// productionRouter is the production router in release mode (JSON access
+// log to nowhere, metrics, request id, recovery) on the test Redis, with
+// the user bench logged in once.
+func productionRouter(tb testing.TB) (http.Handler, tokenPair) {
+	tb.Helper()
+	vars := map[string]string{"GIN_MODE": "release", "JWT_SECRET": "test-secret-test-secret-test-secret",
+		"DEMO_USER": "bench:bench-password", "ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME": "1",
+		"DATA_KEY": "bench-data-key-bench-data-key-bench-data-key"}
+	cfg, err := initialize.LoadConfig(func(k string) string { return vars[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(middleware.NewLogHandler(true, io.Discard, io.Discard))
+	backends := testkit.Backends(tb)
+	router, err := initialize.Router(tb.Context(), cfg, backends[len(backends)-1].Client, log, metrics.New(), time.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	login := httptest.NewRequest(http.MethodPost, "/public/login", strings.NewReader("username=bench&password=bench-password"))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	router.ServeHTTP(w, login)
+	var pair tokenPair
+	if err := json.Unmarshal(w.Body.Bytes(), &pair); err != nil || pair.AccessToken == "" {
+		tb.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	return router, pair
+}
+
+// On the routes every request takes (and their failures) nothing asks for
+// the answer's header after the answer was written: on a real connection
+// each such call copies the header map (see testkit.DiscardWriter).
+func TestTheRequestPathNeverReadsAWrittenHeader(t *testing.T) {
+	router, pair := productionRouter(t)
+	for _, tt := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", "/public/ping", "", 200},
+		{"GET", "/user/welcome", "Bearer " + pair.AccessToken, 200},
+		{"GET", "/user/welcome", "Bearer " + pair.RefreshToken, 401},
+		{"GET", "/user/welcome", "", 401},
+		{"POST", "/public/refresh", "Bearer " + pair.RefreshToken, 200},
+		{"GET", "/no/such/route", "", 404},
+	} {
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		if tt.auth != "" {
+			r.Header.Set("Authorization", tt.auth)
+		}
+		w := &testkit.DiscardWriter{H: http.Header{}}
+		router.ServeHTTP(w, r)
+		if w.Status != tt.want || w.Late != 0 {
+			t.Errorf("%s %s: status %d (want %d), the header asked for %d times after the answer was written", tt.method, tt.path, w.Status, tt.want, w.Late)
+		}
+	}
+}

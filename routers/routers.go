@@ -86,7 +86,7 @@ func New(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log, len(d.TrustedProxies) > 0), middleware.Metrics(d.Metrics), middleware.Recovery(d.Log))
+	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log, len(d.TrustedProxies) > 0, d.Metrics), middleware.Recovery(d.Log))
 	if len(d.CORSOrigins) > 0 {
 		r.Use(middleware.CORS(d.CORSOrigins))
 	}

@@ -340,13 +340,13 @@ func target(c *gin.Context) (string, error) {
 func (h *Admin) audit(c *gin.Context, action, target string, attrs ...any) {
 	h.Events.AdminAction(action)
 	accounts.LogAction(h.Log, middleware.Claims(c).Username, action, target,
-		append(attrs, "request_id", c.GetString(global.CtxRequestID))...)
+		append(attrs, "request_id", response.RequestID(c))...)
 }
 
 // refused logs an admin action the last-admin rule refused.
 func (h *Admin) refused(c *gin.Context, action, target string, err error) {
 	if errors.Is(err, global.ErrLastAdmin) {
 		h.Log.Warn("admin action refused", "actor", middleware.Claims(c).Username, "action", action, "target", target,
-			"reason", err.Error(), "request_id", c.GetString(global.CtxRequestID))
+			"reason", err.Error(), "request_id", response.RequestID(c))
 	}
 }

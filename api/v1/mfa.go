@@ -59,7 +59,7 @@ func (h *Public) challenge(c *gin.Context, acct utils.Account) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	h.Log.Info("second factor required", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("second factor required", "user", name, "ip", c.ClientIP(), "request_id", response.RequestID(c))
 	response.MFARequired(c, token, mfaMethods)
 	return true, nil
 }
@@ -133,7 +133,7 @@ func (h *Public) LoginMFA(c *gin.Context) {
 		mfaError(c, h.Log, user, err)
 		return
 	}
-	h.Log.Info("second factor passed", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("second factor passed", "user", user, "ip", ip, "request_id", response.RequestID(c))
 	// The code is spent: should the account change before the session is
 	// written, the mfaToken's password check no longer holds; log in again.
 	reread := func() (utils.Account, error) {
@@ -153,13 +153,13 @@ func withBudget(c *gin.Context, limiter Limiter, log *slog.Logger, user string, 
 	ctx, ip := c.Request.Context(), c.ClientIP()
 	if err := limiter.Check(ctx, user, ip); err != nil {
 		if errors.Is(err, global.ErrRateLimited) {
-			log.Warn("rate limited", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
+			log.Warn("rate limited", "user", user, "ip", ip, "request_id", response.RequestID(c))
 		}
 		return err
 	}
 	err := check()
 	if errors.Is(err, global.ErrWrongCode) {
-		log.Warn("wrong second factor code", "user", user, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
+		log.Warn("wrong second factor code", "user", user, "ip", ip, "request_id", response.RequestID(c))
 		if ferr := limiter.Fail(ctx, user, ip); ferr != nil {
 			return ferr
 		}
@@ -173,7 +173,7 @@ func withBudget(c *gin.Context, limiter Limiter, log *slog.Logger, user string, 
 func mfaError(c *gin.Context, log *slog.Logger, user string, err error) {
 	if errors.Is(err, global.ErrDataKey) {
 		log.Error("a stored TOTP secret does not decrypt: DATA_KEY is not the key it was stored with",
-			"user", user, "request_id", c.GetString(global.CtxRequestID))
+			"user", user, "request_id", response.RequestID(c))
 	}
 	response.Error(c, err)
 }
@@ -322,7 +322,7 @@ func (h *MFA) reauth(c *gin.Context, user string, more ...string) (map[string]st
 
 // event logs a change of the user's second factor as a security event.
 func (h *MFA) event(c *gin.Context, msg string, args ...any) {
-	args = append(args, "user", middleware.Claims(c).Username, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+	args = append(args, "user", middleware.Claims(c).Username, "ip", c.ClientIP(), "request_id", response.RequestID(c))
 	h.Log.Info(msg, args...)
 }
 

@@ -118,7 +118,7 @@ func (h *Passkeys) RegisterFinish(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	h.Log.Info("passkey added", "user", claims.Username, "passkey", p.ID, "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("passkey added", "user", claims.Username, "passkey", p.ID, "request_id", response.RequestID(c))
 	c.JSON(http.StatusCreated, gin.H{"id": p.ID, "name": p.Name, "createdAt": p.CreatedAt})
 }
 
@@ -146,7 +146,7 @@ func (h *Passkeys) Delete(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	h.Log.Info("passkey deleted", "user", name, "passkey", id, "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("passkey deleted", "user", name, "passkey", id, "request_id", response.RequestID(c))
 	c.Status(http.StatusNoContent)
 }
 
@@ -199,7 +199,7 @@ func (h *Passkeys) LoginFinish(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	h.Log.Info("passkey sign-in", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("passkey sign-in", "user", name, "ip", c.ClientIP(), "request_id", response.RequestID(c))
 	startSession(c, sessionStart{h.Tokens, h.Sessions, h.Events, h.Cookies, h.Log, h.Now}, acct,
 		func() (utils.Account, error) { return h.account(ctx, name) }, jkt, AMRPasskey)
 }
@@ -224,7 +224,7 @@ func (h *Passkeys) refused(c *gin.Context, msg, name string, err error) {
 	if errors.Is(err, global.ErrStoreUnavailable) {
 		return
 	}
-	h.Log.Warn(msg, "user", name, "ip", c.ClientIP(), "reason", err.Error(), "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Warn(msg, "user", name, "ip", c.ClientIP(), "reason", err.Error(), "request_id", response.RequestID(c))
 }
 
 // ceremonyFields checks the two fields every finish needs.

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"go-jwt/global"
+	"go-jwt/response"
 	"go-jwt/utils"
 )
 
@@ -26,7 +27,7 @@ func checkPassword(c *gin.Context, users UserStore, hasher PasswordHasher, limit
 	name, nameErr := utils.CanonicalUsername(username)
 	if err := limiter.Check(ctx, name, ip); err != nil {
 		if errors.Is(err, global.ErrRateLimited) {
-			log.Warn("rate limited", "user", name, "ip", ip, "request_id", c.GetString(global.CtxRequestID))
+			log.Warn("rate limited", "user", name, "ip", ip, "request_id", response.RequestID(c))
 		}
 		return utils.Account{}, err
 	}

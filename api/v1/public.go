@@ -160,7 +160,7 @@ func (h *Public) Login(c *gin.Context) {
 func refused(c *gin.Context, log *slog.Logger, name string, err error) {
 	if errors.Is(err, global.ErrAccountLocked) {
 		log.Warn("login refused: account locked", "user", name, "ip", c.ClientIP(),
-			"request_id", c.GetString(global.CtxRequestID))
+			"request_id", response.RequestID(c))
 	}
 	response.Error(c, err)
 }
@@ -260,7 +260,7 @@ func (h *Public) Refresh(c *gin.Context) {
 		if err == global.ErrTokenReused {
 			h.Events.Revoked("reuse", 1)
 			h.Log.Warn("refresh token reuse: session revoked", "user", old.Username, "sid", old.SessionID,
-				"ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+				"ip", c.ClientIP(), "request_id", response.RequestID(c))
 		}
 		if presented || raw == "" {
 			response.Challenge(c, presented)
@@ -308,7 +308,7 @@ func (h *Public) Register(c *gin.Context) {
 		response.Error(c, err)
 		return
 	}
-	h.Log.Info("user registered", "user", name, "ip", c.ClientIP(), "request_id", c.GetString(global.CtxRequestID))
+	h.Log.Info("user registered", "user", name, "ip", c.ClientIP(), "request_id", response.RequestID(c))
 	c.JSON(http.StatusCreated, gin.H{"username": name})
 }
 

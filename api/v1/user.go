@@ -190,5 +190,5 @@ func (h *User) revoked(c *gin.Context, by string, n int) {
 	claims := middleware.Claims(c)
 	h.Events.Revoked(by, n)
 	h.Log.Info("session revoked", "user", claims.Username, "sid", claims.SessionID, "by", by, "count", n,
-		"request_id", c.GetString(global.CtxRequestID))
+		"request_id", response.RequestID(c))
 }
