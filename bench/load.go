@@ -66,9 +66,10 @@ type result struct {
 	errors   int
 	firstErr error
 	cpu      cpuShare
-	// bare is the window of bare gin run right before this one: the
-	// ratio is to it.
-	bare *result
+	// bare is the window of bare gin paired with this one (right before
+	// it when bareFirst, right after it otherwise): the ratio is to it.
+	bare      *result
+	bareFirst bool
 }
 
 // worker state: a connection, the user it logs in as and, for token

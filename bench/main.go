@@ -72,6 +72,13 @@ func main() {
 	}
 }
 
+// bareFirst reports whether, in round (from 0), bare gin's window comes
+// before the service route it is paired with. The order alternates from
+// round to round, so that whatever the first of two windows leaves behind
+// for the second (its connections closing, its garbage, a neighbour's load
+// that is rising or falling) weighs on bare gin as often as on the service.
+func bareFirst(round int) bool { return round%2 == 0 }
+
 func run(o options) error {
 	dir, err := os.MkdirTemp("", "go-jwt-bench-")
 	if err != nil {
@@ -93,7 +100,7 @@ func run(o options) error {
 	}
 
 	fmt.Printf("machine: %s/%s, %d cores, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
-	fmt.Printf("load: %d connections, %d rounds of %v per window, each service route right after a window of bare gin; service: GIN_MODE=release, JSON access log to a file, metrics on, redis-server on loopback\n\n",
+	fmt.Printf("load: %d connections, %d rounds of %v per window, each service route paired with a window of bare gin (bare gin first in odd rounds, second in even ones); service: GIN_MODE=release, JSON access log to a file, metrics on, redis-server on loopback\n\n",
 		o.conns, o.rounds, o.duration)
 	rig.window = o.duration
 	targets := rig.targets(users)
@@ -111,20 +118,27 @@ func run(o options) error {
 				conns = min(conns, t.conns)
 			}
 			var bare *result
-			if t.short != "login" { // login is bound by the hash: no ratio
+			loadBare := func() {
 				b := load(targets[0], o.conns, o.duration, "", "")
 				runs[0] = append(runs[0], b)
 				bare = &b
 				fmt.Fprintf(os.Stderr, "round %d: %-8s %9.0f req/s  p99 %v\n", round+1, targets[0].short, b.rps, b.p99)
+			}
+			paired := t.short != "login" // login is bound by the hash: no ratio
+			if paired && bareFirst(round) {
+				loadBare()
 			}
 			profile := ""
 			if round == 0 && t.service && o.profileDir != "" {
 				profile = filepath.Join(o.profileDir, t.short+".prof")
 			}
 			r := load(t, conns, o.duration, profile, rig.pprofAddr)
-			r.bare = bare
-			runs[i] = append(runs[i], r)
 			fmt.Fprintf(os.Stderr, "round %d: %-8s %9.0f req/s  p99 %v\n", round+1, t.short, r.rps, r.p99)
+			if paired && !bareFirst(round) {
+				loadBare()
+			}
+			r.bare, r.bareFirst = bare, bareFirst(round)
+			runs[i] = append(runs[i], r)
 		}
 	}
 	fmt.Printf("### Go load generator (%d connections; login %d)\n\n", o.conns, min(o.conns, loginConns))

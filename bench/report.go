@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // printTable prints one markdown table: per route the medians over the
 // rounds of req/s, p50 and p99, and the median of its ratios to the window
-// of bare gin (the first target) run right before each of its windows: on a
-// shared machine the load of others moves from one window to the next, and
-// adjacent windows see nearly the same. Beside it the lowest and highest of
+// of bare gin (the first target) paired with each of its windows, right
+// before or right after it (bareFirst): on a shared machine the load of
+// others moves from one window to the next, and adjacent windows see nearly
+// the same. Beside it the lowest and highest of
 // those ratios: how far one round can be from the median on this machine, so
 // that a verdict on a target is read against it. Then welcome's p99 against
 // bare gin's, paired the same way.
@@ -19,8 +21,10 @@ func printTable(targets []target, runs [][]result) {
 	fmt.Println("| route | req/s | p50 | p99 | × bare gin | rounds | errors |")
 	fmt.Println("|---|--:|--:|--:|--:|--:|--:|")
 	var p99Ratios []float64
+	var byOrder []string
 	for i, t := range targets {
 		var rps, ratios []float64
+		var order [2][]float64 // ratios with bare gin's window first, second
 		var p50, p99 []time.Duration
 		errors := 0
 		for _, r := range runs[i] {
@@ -29,6 +33,11 @@ func printTable(targets []target, runs [][]result) {
 			p99 = append(p99, r.p99)
 			if r.bare != nil && r.bare.rps > 0 {
 				ratios = append(ratios, r.rps/r.bare.rps)
+				k := 1
+				if r.bareFirst {
+					k = 0
+				}
+				order[k] = append(order[k], r.rps/r.bare.rps)
 				if t.short == "welcome" && r.bare.p99 > 0 {
 					p99Ratios = append(p99Ratios, float64(r.p99)/float64(r.bare.p99))
 				}
@@ -43,11 +52,17 @@ func printTable(targets []target, runs [][]result) {
 			ratio = fmt.Sprintf("%.2f", median(ratios))
 			spread = fmt.Sprintf("%.2f–%.2f", slices.Min(ratios), slices.Max(ratios))
 		}
+		if len(order[0]) > 0 && len(order[1]) > 0 {
+			byOrder = append(byOrder, fmt.Sprintf("%s %.2f / %.2f", t.short, median(order[0]), median(order[1])))
+		}
 		label := t.label
 		if t.conns > 0 {
 			label += fmt.Sprintf(" (%d connections)", t.conns)
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %d |\n", label, thousands(median(rps)), ms(median(p50)), ms(median(p99)), ratio, spread, errors)
+	}
+	if len(byOrder) > 0 {
+		fmt.Printf("\nratio by window order (median; bare gin's window first / second): %s\n", strings.Join(byOrder, ", "))
 	}
 	if len(p99Ratios) > 0 {
 		fmt.Printf("\nwelcome p99 / bare gin p99 (paired windows, median): %.2f× (target ≤ 2×)\n", median(p99Ratios))

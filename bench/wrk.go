@@ -57,17 +57,23 @@ func runWrk(r *rig, targets []target, users []string, o options) error {
 		return res, nil
 	}
 	for round := range o.rounds {
-		for i, t := range chosen[1:] { // each after a window of bare gin
-			bare, err := run(round, chosen[0])
+		for i, t := range chosen[1:] { // each paired with a window of bare gin, in the order bareFirst gives
+			var bare, res result
+			var err error
+			if bareFirst(round) {
+				bare, err = run(round, chosen[0])
+			}
+			if err == nil {
+				res, err = run(round, t)
+			}
+			if err == nil && !bareFirst(round) {
+				bare, err = run(round, chosen[0])
+			}
 			if err != nil {
 				return err
 			}
 			runs[0] = append(runs[0], bare)
-			res, err := run(round, t)
-			if err != nil {
-				return err
-			}
-			res.bare = &bare
+			res.bare, res.bareFirst = &bare, bareFirst(round)
 			runs[i+1] = append(runs[i+1], res)
 		}
 	}
