@@ -105,9 +105,6 @@ func (s *IDs) Value() []string {
 	return v
 }
 
-// Next returns a new id.
-func (s *IDs) Next() string { return s.Value()[0] }
-
 // mint formats the next idsPerBlock ids into a new block: the first
 // counter value in hex, then each next one by counting up its digits.
 func (s *IDs) mint() *idBlock {

@@ -29,7 +29,7 @@ func TestRequestIDsAreUniqueAndWellFormed(t *testing.T) {
 		wg.Go(func() {
 			local := make([]string, 0, each)
 			for i := range each {
-				local = append(local, ids.Next())
+				local = append(local, ids.Value()[0])
 				if i%1000 == 999 { // a collection empties the pool: its blocks' ids are never handed out again
 					runtime.GC()
 				}
@@ -52,7 +52,7 @@ func TestRequestIDsAreUniqueAndWellFormed(t *testing.T) {
 		t.Fatalf("%d distinct ids, want %d", len(seen), goroutines*each)
 	}
 	// Another process (or the one a SIGHUP starts) draws another prefix.
-	a, b := NewIDs().Next(), NewIDs().Next()
+	a, b := NewIDs().Value()[0], NewIDs().Value()[0]
 	if a[:16] == b[:16] {
 		t.Fatalf("two sources share the prefix %q", a[:16])
 	}
